@@ -1,0 +1,140 @@
+"""`hamsu` command line: analyze files locally, classify lines of text, serve the API."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from core.errors import ErrorCode, HamsuError
+from core.settings import get_settings
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from pipeline.analyze import AnalyzeOptions, result_json, run
+
+    settings = get_settings()
+    options = AnalyzeOptions(
+        language=None if args.language == "auto" else args.language,
+        channel=args.channel,
+        agent_channel=args.agent_channel,
+        account=args.account,
+    )
+    failures = 0
+    for name in args.paths:
+        path = Path(name)
+
+        def progress(stage: str, fraction: float, name: str = name) -> None:
+            print(f"{name}: {stage} {fraction:4.0%}", file=sys.stderr, flush=True)
+
+        try:
+            if not path.is_file():
+                raise HamsuError(ErrorCode.NOT_FOUND, f"{name}: no such file")
+            result = run(path, settings=settings, options=options, progress=progress)
+            out = result_json(
+                result,
+                conversation_id=None,
+                status="routed",
+                filename=path.name,
+                sha256=_sha256(path),
+                account=args.account,
+            )
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        except HamsuError as exc:
+            failures += 1
+            print(f"error: {name}: {exc.code.value}: {exc.message}", file=sys.stderr, flush=True)
+    return 0 if failures == 0 else 1
+
+
+def _read_lines(stream: TextIO) -> Iterator[str]:
+    for raw in stream:
+        line = raw.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                yield line
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+                yield obj["text"]
+                continue
+        yield line
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from nlp.analyzer import load_analyzer
+
+    settings = get_settings()
+    analyzer = load_analyzer(
+        settings.nlp.weights_dir and str(Path(settings.nlp.weights_dir) / "heads.pt"),
+        tuple(sorted(settings.nlp.thresholds.items())),
+    )
+    stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
+    for row in analyzer.classify_stream(_read_lines(stdin), batch=args.batch):
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=args.host or settings.server.host,
+        port=args.port or settings.server.port,
+        log_level="info",
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hamsu", description="Hamsu conversation intelligence")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    analyze = sub.add_parser("analyze", help="run the pipeline on files, JSON per file on stdout")
+    analyze.add_argument("paths", nargs="+")
+    analyze.add_argument("--language", choices=["auto", "fa", "en"], default="auto")
+    analyze.add_argument("--account")
+    analyze.add_argument("--channel", choices=["call", "email", "chat"])
+    analyze.add_argument("--agent-channel", type=int, choices=[0, 1], dest="agent_channel")
+    analyze.set_defaults(func=cmd_analyze)
+
+    classify = sub.add_parser("classify", help="score lines of text from stdin, JSON per line")
+    classify.add_argument("--batch", type=int, default=256)
+    classify.set_defaults(func=cmd_classify)
+
+    serve = sub.add_parser("serve", help="start the HTTP API, worker and review UI")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HamsuError as exc:
+        print(f"error: {exc.code.value}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared pieces every Hamsu part uses: settings, the error catalogue, the transcript shape."""

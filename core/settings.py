@@ -1,0 +1,104 @@
+"""One settings object for the whole service; env vars override with `HAMSU_` and `__` nesting.
+
+Example: `HAMSU_ASR__MODEL=/models/faster-whisper-large-v3` points transcription at a bigger model.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageSettings(BaseModel):
+    # root of everything the service writes: database, uploaded originals, model cache
+    data_dir: Path = Path("var")
+    # uploads larger than this are refused with 413
+    max_upload_mb: int = 200
+
+
+class DatabaseSettings(BaseModel):
+    # SQLAlchemy URL; empty means SQLite at <data_dir>/hamsu.db
+    url: str = ""
+
+
+class AsrSettings(BaseModel):
+    # "bundled-base" (Whisper base shipped in packages), a size name faster-whisper knows
+    # ("large-v3", needs a one-time download), or a folder with a CTranslate2 model
+    model: str = "bundled-base"
+    # "faster-whisper" (default) or "openai-whisper"
+    backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 1
+    # drop silence before decoding (Silero VAD shipped with faster-whisper)
+    vad: bool = True
+    # stereo calls: which channel carries the agent (0 = left, 1 = right)
+    agent_channel: int = 1
+
+
+class EmailSettings(BaseModel):
+    # senders from these domains are agents; everyone else is a customer
+    company_domains: list[str] = Field(default_factory=lambda: ["hamsu.example", "example.com"])
+
+
+class NlpSettings(BaseModel):
+    # per-label decision thresholds on calibrated probabilities
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {
+            "complaint": 0.5,
+            "unmet_expectation": 0.5,
+            "upsell": 0.5,
+            "churn_risk": 0.5,
+        }
+    )
+    # folder with trained detector heads; empty means the weights shipped in the package
+    weights_dir: str = ""
+    # replace phone numbers, emails, card numbers... in stored display text and API output
+    redact_pii: bool = True
+
+
+class RoutingSettings(BaseModel):
+    # YAML rules file; empty means the rules shipped in the package
+    rules_path: str = ""
+
+
+class WorkerSettings(BaseModel):
+    # in-process worker threads; the pipeline itself uses asr.cpu_threads each
+    pool_size: int = 1
+    # seconds between polls of the job table
+    poll_interval_s: float = 0.5
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # ingest samples/ on first start so the queues are not empty
+    ingest_samples: bool = True
+    samples_dir: Path = Path("samples")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HAMSU_", env_nested_delimiter="__")
+
+    storage: StorageSettings = StorageSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    asr: AsrSettings = AsrSettings()
+    email: EmailSettings = EmailSettings()
+    nlp: NlpSettings = NlpSettings()
+    routing: RoutingSettings = RoutingSettings()
+    worker: WorkerSettings = WorkerSettings()
+    server: ServerSettings = ServerSettings()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.storage.data_dir / 'hamsu.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

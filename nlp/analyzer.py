@@ -1,0 +1,264 @@
+"""Turns in, evidence-backed insights out.
+
+Each turn is cut into sentences; every sentence (and a short turn as a whole) is embedded once and
+scored by every detector. A turn's score for a label is its best unit's score, and the quote is the
+best sentence, so the evidence is the sentence that carries the signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from nlp.detectors import Detector, create
+from nlp.embed import Embedder, get_embedder
+from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
+from nlp.normalize import detect_language
+from nlp.sentences import Sentence, split_sentences
+from transcribe.types import Transcript, Turn
+
+# a turn this short is also scored whole, which catches signals spread over two sentences
+WHOLE_TURN_MAX_WORDS = 60
+
+
+@dataclass(frozen=True)
+class SentimentScore:
+    label: str
+    # probability of `label`
+    score: float
+    # p(positive) - p(negative), in [-1, 1]: a single number for trends
+    polarity: float
+
+    @classmethod
+    def from_probabilities(cls, probs: np.ndarray) -> SentimentScore:
+        i = int(np.argmax(probs))
+        return cls(
+            label=SENTIMENT_LABELS[i],
+            score=round(float(probs[i]), 4),
+            polarity=round(float(probs[2] - probs[0]), 4),
+        )
+
+
+@dataclass(frozen=True)
+class Insight:
+    kind: str
+    score: float
+    turn: int
+    speaker: str
+    quote: str
+    # seconds into the audio where the quoted sentence starts (calls only)
+    start: float | None
+    detector: str
+    language: str
+    # character offsets of the quote within the turn text
+    span: tuple[int, int]
+    threshold: float
+    # complaint insights carry a category and its probability
+    category: str | None = None
+    category_score: float | None = None
+    explanation: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Analysis:
+    turn_sentiments: list[SentimentScore]
+    turn_languages: list[str]
+    insights: list[Insight]
+    # role -> {"overall"|"first"|"last": SentimentScore}
+    sentiment: dict[str, dict[str, SentimentScore]]
+
+
+@dataclass
+class _Units:
+    """Sentences of one text plus, for short texts, the text itself (last row)."""
+
+    sentences: list[Sentence]
+    has_whole: bool
+    rows: slice
+
+
+class Analyzer:
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        detectors: Mapping[str, Detector],
+        thresholds: Mapping[str, float],
+    ) -> None:
+        self.embedder = embedder
+        self.detectors = dict(detectors)
+        self.thresholds = dict(thresholds)
+
+    # ---- plain texts (hamsu classify) -------------------------------------------------------
+    def classify(self, texts: Sequence[str]) -> list[dict[str, object]]:
+        units, probs = self._score(texts)
+        results = []
+        for text, unit in zip(texts, units, strict=True):
+            sentiment = self._sentiment(unit, probs)
+            row: dict[str, object] = {
+                "text": text,
+                "language": detect_language(text),
+                "sentiment": {"label": sentiment.label, "score": sentiment.score},
+            }
+            for task in BINARY_TASKS:
+                row[task] = (
+                    round(float(probs[task][unit.rows].max()), 4)
+                    if unit.rows.stop > unit.rows.start
+                    else 0.0
+                )
+            results.append(row)
+        return results
+
+    def classify_stream(
+        self, texts: Iterable[str], batch: int = 256
+    ) -> Iterator[dict[str, object]]:
+        buffer: list[str] = []
+        for text in texts:
+            buffer.append(text)
+            if len(buffer) >= batch:
+                yield from self.classify(buffer)
+                buffer = []
+        if buffer:
+            yield from self.classify(buffer)
+
+    # ---- transcripts ------------------------------------------------------------------------
+    def analyze(self, transcript: Transcript) -> Analysis:
+        turns = transcript.turns
+        units, probs = self._score([t.text for t in turns])
+        sentiments = [self._sentiment(u, probs) for u in units]
+        languages = [
+            t.language or detect_language(t.text, transcript.language or "en") for t in turns
+        ]
+        insights: list[Insight] = []
+        for index, (turn, unit) in enumerate(zip(turns, units, strict=True)):
+            # agents offer upgrades and describe problems; only customers raise customer insights
+            if turn.speaker == "agent" or not unit.sentences:
+                continue
+            for task in BINARY_TASKS:
+                insight = self._insight(task, index, turn, unit, probs, languages[index])
+                if insight is not None:
+                    insights.append(insight)
+        return Analysis(
+            turn_sentiments=sentiments,
+            turn_languages=languages,
+            insights=insights,
+            sentiment=_speaker_sentiment(turns, units, probs),
+        )
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _score(self, texts: Sequence[str]) -> tuple[list[_Units], dict[str, np.ndarray]]:
+        unit_texts: list[str] = []
+        units: list[_Units] = []
+        for text in texts:
+            sentences = split_sentences(text)
+            first = len(unit_texts)
+            unit_texts.extend(s.text for s in sentences)
+            has_whole = len(sentences) > 1 and len(text.split()) <= WHOLE_TURN_MAX_WORDS
+            if has_whole:
+                unit_texts.append(text)
+            units.append(_Units(sentences, has_whole, slice(first, len(unit_texts))))
+        embeddings = self.embedder.embed(unit_texts)
+        probs = {task: det.predict(embeddings) for task, det in self.detectors.items()}
+        return units, probs
+
+    def _sentiment(self, unit: _Units, probs: Mapping[str, np.ndarray]) -> SentimentScore:
+        rows = probs["sentiment"][unit.rows]
+        if len(rows) == 0:
+            return SentimentScore("neutral", 1.0, 0.0)
+        # a short turn's whole-text reading beats averaging its fragments
+        return SentimentScore.from_probabilities(rows[-1] if unit.has_whole else rows.mean(axis=0))
+
+    def _insight(
+        self,
+        task: str,
+        index: int,
+        turn: Turn,
+        unit: _Units,
+        probs: Mapping[str, np.ndarray],
+        language: str,
+    ) -> Insight | None:
+        scores = probs[task][unit.rows]
+        threshold = self.thresholds.get(task, 0.5)
+        score = float(scores.max())
+        if score < threshold:
+            return None
+        n_sent = len(unit.sentences)
+        best = int(np.argmax(scores[:n_sent]))
+        sentence = unit.sentences[best]
+        category = category_score = None
+        explanation = self.detectors[task].explain(np.array([score]))
+        explanation["sentence_scores"] = [round(float(s), 4) for s in scores[:n_sent]]
+        if unit.has_whole:
+            explanation["whole_turn_score"] = round(float(scores[-1]), 4)
+        if task == "complaint" and "complaint_category" in self.detectors:
+            cat_probs = probs["complaint_category"][unit.rows.start + best]
+            i = int(np.argmax(cat_probs))
+            category = self.detectors["complaint_category"].labels[i]
+            category_score = round(float(cat_probs[i]), 4)
+        return Insight(
+            kind=task,
+            score=round(score, 4),
+            turn=index,
+            speaker=turn.speaker,
+            quote=sentence.text,
+            start=_time_of_offset(turn, sentence.start),
+            detector=self.detectors[task].name,
+            language=language,
+            span=(sentence.start, sentence.end),
+            threshold=threshold,
+            category=category,
+            category_score=category_score,
+            explanation=explanation,
+        )
+
+
+def _time_of_offset(turn: Turn, offset: int) -> float | None:
+    """Second at which the word under a character offset of the turn text was spoken."""
+    if turn.start is None:
+        return None
+    if not turn.words:
+        return round(turn.start, 2)
+    words_before = len(turn.text[:offset].split())
+    n_text_words = max(1, len(turn.text.split()))
+    # ASR word lists and whitespace words usually agree; scale when they don't
+    k = min(len(turn.words) - 1, round(words_before * len(turn.words) / n_text_words))
+    return round(turn.words[k].start, 2)
+
+
+def _speaker_sentiment(
+    turns: Sequence[Turn], units: Sequence[_Units], probs: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, SentimentScore]]:
+    by_role: dict[str, list[np.ndarray]] = {}
+    for turn, unit in zip(turns, units, strict=True):
+        rows = probs["sentiment"][unit.rows]
+        if len(rows):
+            by_role.setdefault(turn.speaker, []).append(rows.mean(axis=0))
+    summary = {}
+    for role, vectors in by_role.items():
+        stacked = np.stack(vectors)
+        third = max(1, len(vectors) // 3)
+        summary[role] = {
+            "overall": SentimentScore.from_probabilities(stacked.mean(axis=0)),
+            "first": SentimentScore.from_probabilities(stacked[:third].mean(axis=0)),
+            "last": SentimentScore.from_probabilities(stacked[-third:].mean(axis=0)),
+        }
+    return summary
+
+
+DEFAULT_DETECTORS = {
+    task: f"hamsu.{task}.v1" for task in ("sentiment", "complaint_category", *BINARY_TASKS)
+}
+
+
+@lru_cache(maxsize=4)
+def load_analyzer(
+    weights_path: str = "", thresholds: tuple[tuple[str, float], ...] = ()
+) -> Analyzer:
+    """Build the default analyzer once per process (weights and the embedder are shared)."""
+    bundle = HeadBundle.load(Path(weights_path) if weights_path else DEFAULT_WEIGHTS)
+    detectors = {task: create(name, bundle) for task, name in DEFAULT_DETECTORS.items()}
+    return Analyzer(embedder=get_embedder(), detectors=detectors, thresholds=dict(thresholds))

