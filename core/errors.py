@@ -53,6 +53,11 @@ class HamsuError(Exception):
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.message = message
+        self.details: dict[str, object] = {}
+
+    def with_details(self, **details: object) -> HamsuError:
+        self.details.update(details)
+        return self
 
     @property
     def http_status(self) -> int:
@@ -62,5 +67,5 @@ class HamsuError(Exception):
     def is_input_error(self) -> bool:
         return self.http_status < 500
 
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code.value, "message": self.message}
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code.value, "message": self.message, "details": self.details}

@@ -16,6 +16,7 @@ import numpy as np
 
 from nlp.detectors import Detector, create
 from nlp.embed import Embedder, get_embedder
+from nlp.features import Features, ngram_matrix
 from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
 from nlp.normalize import detect_language
 from nlp.sentences import Sentence, split_sentences
@@ -86,10 +87,12 @@ class Analyzer:
         self,
         *,
         embedder: Embedder,
+        idf: np.ndarray,
         detectors: Mapping[str, Detector],
         thresholds: Mapping[str, float],
     ) -> None:
         self.embedder = embedder
+        self.idf = idf
         self.detectors = dict(detectors)
         self.thresholds = dict(thresholds)
 
@@ -161,9 +164,12 @@ class Analyzer:
             if has_whole:
                 unit_texts.append(text)
             units.append(_Units(sentences, has_whole, slice(first, len(unit_texts))))
-        embeddings = self.embedder.embed(unit_texts)
-        probs = {task: det.predict(embeddings) for task, det in self.detectors.items()}
+        features = self.featurize(unit_texts)
+        probs = {task: det.predict(features) for task, det in self.detectors.items()}
         return units, probs
+
+    def featurize(self, texts: Sequence[str]) -> Features:
+        return Features(self.embedder.embed(texts), ngram_matrix(texts, self.idf))
 
     def _sentiment(self, unit: _Units, probs: Mapping[str, np.ndarray]) -> SentimentScore:
         rows = probs["sentiment"][unit.rows]
@@ -261,4 +267,6 @@ def load_analyzer(
     """Build the default analyzer once per process (weights and the embedder are shared)."""
     bundle = HeadBundle.load(Path(weights_path) if weights_path else DEFAULT_WEIGHTS)
     detectors = {task: create(name, bundle) for task, name in DEFAULT_DETECTORS.items()}
-    return Analyzer(embedder=get_embedder(), detectors=detectors, thresholds=dict(thresholds))
+    return Analyzer(
+        embedder=get_embedder(), idf=bundle.idf, detectors=detectors, thresholds=dict(thresholds)
+    )

@@ -1,8 +1,8 @@
 """Detectors, registered by versioned name (`hamsu.complaint.v1`), with one protocol.
 
-A detector maps sentence embeddings to probabilities (`predict`) and says why a score is what it is
-(`explain`). Deployments pick detectors by name in settings; a new version registers beside the
-old one so stored insights keep naming the model that produced them.
+A detector maps text features (embedding + n-grams) to probabilities (`predict`) and says why a
+score is what it is (`explain`). Deployments pick detectors by name in settings; a new version
+registers beside the old one so stored insights keep naming the model that produced them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from core.errors import ErrorCode, HamsuError
+from nlp.features import Features
 from nlp.heads import TASKS, HeadBundle
 
 
@@ -22,7 +23,7 @@ class Detector(Protocol):
     kind: str
     labels: tuple[str, ...]
 
-    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+    def predict(self, features: Features) -> np.ndarray:
         """Binary tasks: shape (n,) probabilities; multi-class: (n, len(labels))."""
         ...
 
@@ -57,7 +58,7 @@ def registered() -> list[str]:
 
 
 class HeadDetector:
-    """A trained torch head on multilingual-e5-small embeddings."""
+    """A trained torch head on multilingual-e5-small embeddings and hashed n-grams."""
 
     def __init__(self, bundle: HeadBundle, kind: str, version: int = 1) -> None:
         if kind not in bundle.heads:
@@ -72,8 +73,8 @@ class HeadDetector:
         metrics = bundle.meta.get("metrics", {})
         self._dev_metrics = metrics.get(kind, {}) if isinstance(metrics, dict) else {}
 
-    def predict(self, embeddings: np.ndarray) -> np.ndarray:
-        return self._head.probabilities(embeddings)
+    def predict(self, features: Features) -> np.ndarray:
+        return self._head.probabilities(features)
 
     def explain(self, probabilities: np.ndarray) -> dict[str, object]:
         probs = np.atleast_1d(probabilities)
@@ -87,7 +88,7 @@ class HeadDetector:
             "detector": self.name,
             "weights": self._weights_version,
             "probabilities": scores,
-            "calibration": "temperature-scaled on a held-out dev split",
+            "calibration": "Platt/temperature scaling on a held-out split",
             "dev_metrics": self._dev_metrics,
         }
 

@@ -1,4 +1,4 @@
-"""Small torch classifier heads on frozen sentence embeddings, saved together in one file."""
+"""Small torch classifier heads on text features, saved together in one file."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from nlp.features import N_BUCKETS, Features
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 COMPLAINT_CATEGORIES = (
@@ -28,8 +30,16 @@ TASKS: dict[str, tuple[str, ...]] = {
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "heads.pt"
 
 
+def n_outputs(task: str) -> int:
+    return 1 if len(TASKS[task]) == 1 else len(TASKS[task])
+
+
 class Head(nn.Module):
-    """Two-layer MLP with a learned-after-training temperature for calibrated probabilities."""
+    """An MLP on the sentence embedding plus a linear layer on hashed n-grams, summed as logits.
+
+    `temperature` and `bias` are fitted after training on held-out rows (Platt / temperature
+    scaling), so `probabilities` returns calibrated probabilities.
+    """
 
     def __init__(self, dim: int, n_out: int, hidden: int = 256, dropout: float = 0.2) -> None:
         super().__init__()
@@ -40,15 +50,26 @@ class Head(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, n_out),
         )
+        # a sparse linear layer: bag of hashed n-gram ids weighted by tf-idf
+        self.ngrams = nn.EmbeddingBag(N_BUCKETS, n_out, mode="sum")
+        nn.init.zeros_(self.ngrams.weight)
         self.register_buffer("temperature", torch.ones(1))
+        self.register_buffer("bias", torch.zeros(n_out))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x) / self.temperature
+    def forward(self, features: Features) -> torch.Tensor:
+        emb = torch.from_numpy(np.ascontiguousarray(features.embeddings, dtype=np.float32))
+        csr = features.ngrams
+        bag = self.ngrams(
+            torch.from_numpy(csr.indices.astype(np.int64)),
+            torch.from_numpy(csr.indptr[:-1].astype(np.int64)),
+            per_sample_weights=torch.from_numpy(csr.data.astype(np.float32)),
+        )
+        return (self.net(emb) + bag) / self.temperature + self.bias
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
+    def probabilities(self, features: Features) -> np.ndarray:
         self.eval()
         with torch.no_grad():
-            logits = self(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+            logits = self(features)
         if logits.shape[1] == 1:
             return torch.sigmoid(logits[:, 0]).numpy()
         return torch.softmax(logits, dim=1).numpy()
@@ -60,24 +81,26 @@ class HeadBundle:
     dim: int
     version: str
     heads: dict[str, Head]
+    # inverse document frequency per n-gram bucket, fitted on the training texts
+    idf: np.ndarray
     # dev-set metrics and training facts, shown in the model card and by `explain`
     meta: dict[str, object] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        heads = {}
+        for name, head in self.heads.items():
+            state = head.state_dict()
+            # half precision halves the file; the n-gram table is most of it
+            state["ngrams.weight"] = state["ngrams.weight"].half()
+            heads[name] = {"hidden": head.net[1].out_features, "state": state}
         payload = {
             "embedder": self.embedder,
             "dim": self.dim,
             "version": self.version,
             "meta": self.meta,
-            "heads": {
-                name: {
-                    "n_out": len(TASKS[name]) if len(TASKS[name]) > 1 else 1,
-                    "hidden": head.net[1].out_features,
-                    "state": head.state_dict(),
-                }
-                for name, head in self.heads.items()
-            },
+            "idf": torch.from_numpy(self.idf).half(),
+            "heads": heads,
         }
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
@@ -88,8 +111,10 @@ class HeadBundle:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         heads = {}
         for name, spec in payload["heads"].items():
-            head = Head(payload["dim"], spec["n_out"], hidden=spec["hidden"])
-            head.load_state_dict(spec["state"])
+            head = Head(payload["dim"], n_outputs(name), hidden=spec["hidden"])
+            state = spec["state"]
+            state["ngrams.weight"] = state["ngrams.weight"].float()
+            head.load_state_dict(state)
             head.eval()
             heads[name] = head
         return cls(
@@ -97,5 +122,6 @@ class HeadBundle:
             dim=payload["dim"],
             version=payload["version"],
             heads=heads,
+            idf=payload["idf"].float().numpy(),
             meta=payload["meta"],
         )

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nlp.embed import get_embedder
+from nlp.features import Features, fit_idf, ngram_matrix
 from nlp.heads import (
     BINARY_TASKS,
     COMPLAINT_CATEGORIES,
@@ -45,24 +46,30 @@ def set_seeds(seed: int) -> None:
 
 
 def fit_head(
-    x: np.ndarray,
+    features: Features,
     y: np.ndarray,
     weights: np.ndarray,
     n_out: int,
     *,
-    epochs: int = 40,
+    epochs: int = 30,
     lr: float = 1e-3,
-    batch: int = 128,
+    batch: int = 64,
 ) -> Head:
-    head = Head(x.shape[1], n_out)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-2)
-    xt, wt = torch.from_numpy(x), torch.from_numpy(weights.astype(np.float32))
+    head = Head(features.embeddings.shape[1], n_out)
+    # the n-gram table is wide and sparse: a larger step, the same weight decay
+    opt = torch.optim.AdamW(
+        [
+            {"params": head.net.parameters(), "lr": lr},
+            {"params": head.ngrams.parameters(), "lr": lr * 10},
+        ],
+        weight_decay=1e-4,
+    )
+    wt = torch.from_numpy(weights.astype(np.float32))
     if n_out == 1:
         yt = torch.from_numpy(y.astype(np.float32))
         pos = float(y.mean())
-        # balance classes so a rare label is not drowned by negatives
-        class_w = torch.where(yt > 0.5, 0.5 / max(pos, 1e-3), 0.5 / max(1 - pos, 1e-3))
-        wt = wt * class_w
+        # balance classes so a rare label is not drowned by negatives; calibration undoes it
+        wt = wt * torch.where(yt > 0.5, 0.5 / max(pos, 1e-3), 0.5 / max(1 - pos, 1e-3))
     else:
         yt = torch.from_numpy(y.astype(np.int64))
         counts = np.bincount(y, minlength=n_out).astype(np.float32)
@@ -71,10 +78,10 @@ def fit_head(
     generator = torch.Generator().manual_seed(SEED)
     for _ in range(epochs):
         head.train()
-        order = torch.randperm(len(xt), generator=generator)
+        order = torch.randperm(len(yt), generator=generator)
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
-            logits = head(xt[idx])
+            logits = head(features.rows(idx.numpy()))
             if n_out == 1:
                 loss = nn.functional.binary_cross_entropy_with_logits(
                     logits[:, 0], yt[idx], reduction="none"
@@ -89,29 +96,38 @@ def fit_head(
     return head
 
 
-def calibrate(head: Head, x: np.ndarray, y: np.ndarray) -> float:
-    """Temperature scaling: one scalar fitted on held-out rows by minimising log loss."""
+def calibrate(head: Head, features: Features, y: np.ndarray) -> dict[str, float]:
+    """Platt scaling (binary: temperature and bias) or temperature scaling (multi-class), fitted
+    on held-out rows by minimising log loss."""
     head.temperature.fill_(1.0)
+    head.bias.zero_()
     with torch.no_grad():
-        logits = head(torch.from_numpy(x))
+        logits = head(features)
+    binary = logits.shape[1] == 1
     log_t = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+    bias = torch.zeros(1, requires_grad=True)
+    params = [log_t, bias] if binary else [log_t]
+    opt = torch.optim.LBFGS(params, lr=0.1, max_iter=200)
     target = torch.from_numpy(y)
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
         scaled = logits / log_t.exp()
-        if scaled.shape[1] == 1:
-            loss = nn.functional.binary_cross_entropy_with_logits(scaled[:, 0], target.float())
+        if binary:
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                scaled[:, 0] + bias, target.float()
+            )
         else:
             loss = nn.functional.cross_entropy(scaled, target.long())
         loss.backward()
         return loss
 
     opt.step(closure)
-    temperature = float(log_t.exp().clamp(0.05, 20.0))
+    temperature = float(log_t.detach().exp().clamp(0.05, 20.0))
     head.temperature.fill_(temperature)
-    return temperature
+    if binary:
+        head.bias.fill_(float(bias.detach()))
+    return {"temperature": round(temperature, 3), "bias": round(float(head.bias[0]), 3)}
 
 
 def _rows(examples: Sequence[Example], split: str, task: str) -> list[int]:
@@ -143,8 +159,11 @@ def train(data: Path | None, extra: list[Path], out: Path, cache: Path) -> dict[
     examples = all_examples(data, extra)
     embedder = get_embedder()
     started = time.time()
-    x_all = embed_cached(embedder, [ex.text for ex in examples], cache)
+    texts = [ex.text for ex in examples]
+    embeddings = embed_cached(embedder, texts, cache)
     print(f"embedded {len(examples)} texts in {time.time() - started:.0f}s", flush=True)
+    idf = fit_idf([ex.text for ex in examples if ex.split == "train"])
+    x_all = Features(embeddings, ngram_matrix(texts, idf))
 
     heads: dict[str, Head] = {}
     metrics: dict[str, dict[str, object]] = {}
@@ -157,23 +176,23 @@ def train(data: Path | None, extra: list[Path], out: Path, cache: Path) -> dict[
             [OWN_WEIGHT if examples[i].source.startswith("own") else 1.0 for i in tr]
         )
         n_out = 1 if task in BINARY_TASKS else len(TASK_LABELS[task])
-        head = fit_head(x_all[tr], y_tr, weights, n_out)
-        temperature = calibrate(head, x_all[dev], y_dev)
-        probs = head.probabilities(x_all[dev])
+        head = fit_head(x_all.rows(tr), y_tr, weights, n_out)
+        calibration = calibrate(head, x_all.rows(dev), y_dev)
+        probs = head.probabilities(x_all.rows(dev))
         sources = [f"{examples[i].source}" for i in dev]
         if task in BINARY_TASKS:
             report = binary_report(y_dev, probs, sources)
             report["ece"] = expected_calibration_error(y_dev, probs)
         else:
             report = multiclass_report(y_dev, probs, sources, TASK_LABELS[task])
-        report["temperature"] = round(temperature, 3)
+        report["calibration"] = calibration
         heads[task], metrics[task] = head, report
         counts[task] = {"train": len(tr), "dev": len(dev)}
-        print(f"\n== {task}  (train {len(tr)}, dev {len(dev)}, T={temperature:.2f})")
+        print(f"\n== {task}  (train {len(tr)}, dev {len(dev)}, {calibration})")
         print(json.dumps(report, indent=1, ensure_ascii=False))
 
     meta = {"metrics": metrics, "counts": counts, "seed": SEED, "trained_at": time.strftime("%F")}
-    HeadBundle(embedder.name, embedder.dim, VERSION, heads, meta).save(out)
+    HeadBundle(embedder.name, embedder.dim, VERSION, heads, idf, meta).save(out)
     print(f"\nwrote {out} ({out.stat().st_size // 1024} KiB)")
     return meta
 

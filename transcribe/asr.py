@@ -27,6 +27,8 @@ SUPPORTED_LANGUAGES = ("fa", "en")
 BUNDLED_MODEL = "bundled-base"
 # Whisper looks at 30 s windows; language detection averages over this many windows of speech
 _LANGUAGE_WINDOWS = 3
+# ...stopping early once fa or en averages above this probability
+_CONFIDENT_LANGUAGE = 0.5
 _WINDOW_SAMPLES = 30 * TARGET_SAMPLE_RATE
 
 
@@ -36,8 +38,6 @@ class AsrSegment:
     end: float
     text: str
     words: tuple[Word, ...]
-    # mean token log-probability; very low values flag doubtful text
-    avg_logprob: float
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,11 @@ class FasterWhisperBackend:
     def model_name(self) -> str:
         return f"faster-whisper:{self._settings.model}"
 
+    @property
+    def whisper_model(self) -> WhisperModel:
+        """The loaded model, shared by every backend with the same settings."""
+        return self._model
+
     def detect_language(self, audio: np.ndarray) -> LanguageGuess:
         """Pick fa or en, whichever Whisper finds more probable in the first speech windows."""
         sr = TARGET_SAMPLE_RATE
@@ -105,14 +110,16 @@ class FasterWhisperBackend:
             raise HamsuError(ErrorCode.NO_SPEECH, "no speech to identify the language from")
         totals = dict.fromkeys(SUPPORTED_LANGUAGES, 0.0)
         windows = range(0, min(len(joined), _LANGUAGE_WINDOWS * _WINDOW_SAMPLES), _WINDOW_SAMPLES)
-        for start in windows:
+        for looked, start in enumerate(windows, start=1):
             window = joined[start : start + _WINDOW_SAMPLES]
             _, _, all_probs = self._model.detect_language(audio=window)
             for code, prob in all_probs:
                 if code in totals:
                     totals[code] += prob
+            if max(totals.values()) / looked > _CONFIDENT_LANGUAGE:
+                break  # Whisper is sure: the remaining windows would cost time, not change it
         best = max(totals, key=lambda code: totals[code])
-        return LanguageGuess(language=best, probability=float(totals[best] / len(windows)))
+        return LanguageGuess(language=best, probability=float(totals[best] / looked))
 
     def transcribe(
         self,
@@ -155,7 +162,6 @@ class FasterWhisperBackend:
                     end=raw.end,
                     text=raw.text.strip(),
                     words=words,
-                    avg_logprob=raw.avg_logprob,
                 )
             )
             if progress is not None and duration > 0:

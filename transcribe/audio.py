@@ -76,17 +76,12 @@ def load_audio(path: Path | str) -> DecodedAudio:
         format_name = container.format.name
 
     duration_s = samples.shape[1] / TARGET_SAMPLE_RATE
-    if error is not None and duration_s < MIN_PARTIAL_S:
-        raise HamsuError(
-            ErrorCode.CORRUPT_AUDIO,
-            f"{path.name} is damaged: only {duration_s:.2f} s of {codec_name} audio could be "
-            f"decoded before FFmpeg failed ({error})",
-        )
     if duration_s < MIN_PARTIAL_S:
+        why = f"FFmpeg stopped: {error}" if error else "the data ends there"
         raise HamsuError(
             ErrorCode.CORRUPT_AUDIO,
-            f"{path.name} holds only {duration_s:.2f} s of {codec_name} audio; a truncated or "
-            f"damaged file (at least {MIN_PARTIAL_S} s is needed)",
+            f"{path.name} holds only {duration_s:.2f} s of {codec_name} audio ({why}); a "
+            f"truncated or damaged file (at least {MIN_PARTIAL_S} s is needed)",
         )
     return DecodedAudio(
         channels=[np.ascontiguousarray(channel) for channel in samples],

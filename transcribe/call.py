@@ -13,14 +13,16 @@ from core.errors import ErrorCode, HamsuError
 from core.settings import AsrSettings
 from transcribe.asr import SUPPORTED_LANGUAGES, AsrBackend, AsrSegment, get_backend
 from transcribe.audio import DecodedAudio, load_audio, speech_regions
-from transcribe.diarize import SpeakerSpan, diarize, label_at
-from transcribe.roles import assign_roles, score_speakers
+from transcribe.diarize import diarize, speaker_lookup
+from transcribe.roles import decide_roles, score_speakers
 from transcribe.types import Role, Transcript, Turn, Word
 
 # Consecutive pieces of one speaker closer than this (seconds) read as one turn.
 MERGE_GAP_S = 1.0
 # Two channels correlating this much carry the same signal (a mono call saved as stereo).
 _SAME_SIGNAL_CORRELATION = 0.98
+# Seconds of customer speech below which the agent's channel is used to pick the language.
+_MIN_LANGUAGE_SPEECH_S = 2.0
 # Shares of the progress bar: decoding and VAD, language id, recognition, speaker split.
 _P_DECODED, _P_LANGUAGE, _P_ASR_END = 0.05, 0.1, 0.9
 
@@ -75,63 +77,98 @@ def transcribe_call(
     report(_P_DECODED)
     asr = backend or get_backend(settings, data_dir)
     layout, mono_reason = _layout(audio, speech)
-    meta: dict[str, object] = {
-        "sample_rate": audio.original_sample_rate,
-        "channels": audio.original_channels,
-        "format": audio.format_name,
-        "codec": audio.codec_name,
-        "asr_model": asr.model_name,
-        "layout": layout,
-    }
     if layout == "stereo":
-        customer = audio.channels[1 - agent_ch]
-        language, probability = _language(asr, customer, language)
-        report(_P_LANGUAGE)
-        roles: dict[str, Role] = {f"ch{agent_ch}": "agent", f"ch{1 - agent_ch}": "customer"}
-        pieces: list[_Piece] = []
-        share = (_P_ASR_END - _P_LANGUAGE) / 2
-        for index, channel in enumerate(audio.channels):
-            segments = _recognise(
-                asr, channel, language, report, _P_LANGUAGE + index * share, share
-            )
-            pieces += [_piece(f"ch{index}", segment) for segment in segments]
-        turns = _merge(pieces, language)
-        meta |= {"agent_channel": agent_ch, "role_method": "channel"}
+        outcome = _stereo(asr, audio, speech, agent_ch, language, report)
     else:
-        channel = _mono_signal(audio, speech)
-        language, probability = _language(asr, channel, language)
-        report(_P_LANGUAGE)
-        segments = _recognise(asr, channel, language, report, _P_LANGUAGE, _P_ASR_END - _P_LANGUAGE)
-        spans = diarize(channel)
-        pieces = [p for segment in segments for p in _split_by_speaker(segment, spans)]
-        turns = _merge(pieces, language)
-        roles = assign_roles(turns)
-        evidence = score_speakers(turns)
-        meta |= {
-            "mono_reason": mono_reason,
-            "role_method": "content",
-            "role_evidence": {
-                label: {
-                    "agent_score": e.agent_score,
-                    "customer_score": e.customer_score,
-                    "cues": list(e.matched),
-                    "spoke_first": e.spoke_first,
-                }
-                for label, e in evidence.items()
-            },
-        }
-    if not turns:
+        outcome = _mono(asr, _mono_signal(audio, speech), language, report)
+        outcome.meta["mono_reason"] = mono_reason
+    if not outcome.turns:
         found = sum(end - start for regions in speech for start, end in regions)
         raise HamsuError(
             ErrorCode.NO_SPEECH,
             f"voice activity found ({found:.1f} s) but the ASR model recognised no words",
         )
-    turns = [dataclasses.replace(t, speaker=roles.get(t.speaker_label, "unknown")) for t in turns]
-    meta |= {"language_probability": probability, "speakers": len({t.speaker_label for t in turns})}
     report(1.0)
     return Transcript(
-        channel="call", turns=turns, language=language, duration_s=audio.duration_s, meta=meta
+        channel="call",
+        turns=outcome.turns,
+        language=outcome.language,
+        duration_s=audio.duration_s,
+        meta={
+            "sample_rate": audio.original_sample_rate,
+            "channels": audio.original_channels,
+            "format": audio.format_name,
+            "codec": audio.codec_name,
+            "asr_model": asr.model_name,
+            "layout": layout,
+            "language_probability": outcome.language_probability,
+            "speakers": len({turn.speaker_label for turn in outcome.turns}),
+            **outcome.meta,
+        },
     )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    turns: list[Turn]
+    language: str
+    language_probability: float
+    # layout-specific facts for Transcript.meta
+    meta: dict[str, object]
+
+
+def _stereo(
+    asr: AsrBackend,
+    audio: DecodedAudio,
+    speech: list[list[tuple[float, float]]],
+    agent_ch: int,
+    language: str | None,
+    report: Progress,
+) -> _Outcome:
+    """One party per channel: transcribe both, interleave by time; roles from the channel."""
+    # the customer's speech decides the language, unless they barely spoke
+    customer_s = sum(end - start for start, end in speech[1 - agent_ch])
+    judged = 1 - agent_ch if customer_s >= _MIN_LANGUAGE_SPEECH_S else agent_ch
+    language, probability = _language(asr, audio.channels[judged], language)
+    report(_P_LANGUAGE)
+    pieces: list[_Piece] = []
+    share = (_P_ASR_END - _P_LANGUAGE) / 2
+    for index, channel in enumerate(audio.channels):
+        segments = _recognise(asr, channel, language, report, _P_LANGUAGE + index * share, share)
+        pieces += [_piece(f"ch{index}", segment) for segment in segments]
+    roles: dict[str, Role] = {f"ch{agent_ch}": "agent", f"ch{1 - agent_ch}": "customer"}
+    turns = [
+        dataclasses.replace(turn, speaker=roles[turn.speaker_label])
+        for turn in _merge(pieces, language)
+    ]
+    meta: dict[str, object] = {"agent_channel": agent_ch, "role_method": "channel"}
+    return _Outcome(turns, language, probability, meta)
+
+
+def _mono(asr: AsrBackend, channel: np.ndarray, language: str | None, report: Progress) -> _Outcome:
+    """Both parties on one signal: transcribe, split by voice, roles from what each says."""
+    language, probability = _language(asr, channel, language)
+    report(_P_LANGUAGE)
+    segments = _recognise(asr, channel, language, report, _P_LANGUAGE, _P_ASR_END - _P_LANGUAGE)
+    speaker_at = speaker_lookup(diarize(channel))
+    pieces = [piece for segment in segments for piece in _split_by_speaker(segment, speaker_at)]
+    turns = _merge(pieces, language)
+    evidence = score_speakers(turns)
+    roles = decide_roles(evidence)
+    turns = [dataclasses.replace(turn, speaker=roles[turn.speaker_label]) for turn in turns]
+    meta: dict[str, object] = {
+        "role_method": "content",
+        "role_evidence": {
+            label: {
+                "agent_score": found.agent_score,
+                "customer_score": found.customer_score,
+                "cues": list(found.matched),
+                "spoke_first": found.spoke_first,
+            }
+            for label, found in evidence.items()
+        },
+    }
+    return _Outcome(turns, language, probability, meta)
 
 
 def _layout(audio: DecodedAudio, speech: list[list[tuple[float, float]]]) -> tuple[str, str]:
@@ -178,15 +215,15 @@ def _piece(label: str, segment: AsrSegment) -> _Piece:
     return _Piece(label, segment.start, segment.end, segment.text, segment.words)
 
 
-def _split_by_speaker(segment: AsrSegment, spans: list[SpeakerSpan]) -> list[_Piece]:
+def _split_by_speaker(segment: AsrSegment, speaker_at: Callable[[float], str]) -> list[_Piece]:
     """Cut an ASR segment where the diarizer's speaker changes, word by word."""
     if not segment.words:
-        return [_piece(label_at(spans, (segment.start + segment.end) / 2), segment)]
+        return [_piece(speaker_at((segment.start + segment.end) / 2), segment)]
     pieces: list[_Piece] = []
     run: list[Word] = []
     run_label = ""
     for word in segment.words:
-        label = label_at(spans, (word.start + word.end) / 2)
+        label = speaker_at((word.start + word.end) / 2)
         if run and label != run_label:
             pieces.append(_words_piece(run_label, run))
             run = []

@@ -61,15 +61,15 @@ _JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a bool
 def parse_chat(data: bytes, *, filename: str = "") -> Transcript:
     """Parse a chat file; `filename` ending in .json forces the JSON reader."""
     what = f"'{filename}'" if filename else "the chat"
-    if not data.strip():
-        raise HamsuError(ErrorCode.EMPTY_FILE, f"{what} is empty")
     if len(data) > MAX_CHAT_BYTES:
         raise HamsuError(
             ErrorCode.TOO_LARGE,
             f"{what} is {len(data) / 1e6:.1f} MB; the limit for a chat is "
             f"{MAX_CHAT_BYTES / 1e6:g} MB",
-        )
+        ).with_details(size_bytes=len(data), limit_bytes=MAX_CHAT_BYTES)
     text = _decode(data, what)
+    if not text.strip():
+        raise HamsuError(ErrorCode.EMPTY_FILE, f"{what} is empty")
     # "[" opens JSON unless it opens a "[10:32]" time (Persian digits too) of a text transcript
     is_json = filename.lower().endswith(".json") or bool(
         re.match(r"\s*(?:\{|\[(?!\s*[0-9۰-۹٠-٩]))", text)
@@ -86,11 +86,12 @@ def parse_chat(data: bytes, *, filename: str = "") -> Transcript:
 
 def _decode(data: bytes, what: str) -> str:
     """Text from BOM-marked UTF-8/16/32, else UTF-8, UTF-16 without BOM, windows-1256."""
-    for bom, codec in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
+    # the UTF-32 little-endian mark begins like UTF-16's, so it is checked first
+    for bom, codec, label in (
+        (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+        (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+        (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+        (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
     ):
         if data.startswith(bom):
             try:
@@ -98,8 +99,8 @@ def _decode(data: bytes, what: str) -> str:
             except UnicodeDecodeError as exc:
                 raise HamsuError(
                     ErrorCode.BAD_ENCODING,
-                    f"{what} starts with a {codec.upper()} byte-order mark but byte "
-                    f"{exc.start} is not valid {codec.upper()}",
+                    f"{what} starts with a {label} byte-order mark but byte {exc.start} is not "
+                    f"valid {label}",
                 ) from exc
     codecs_to_try = ["utf-8", "windows-1256"]
     if b"\x00" in data:
@@ -131,7 +132,7 @@ def _json_turns(text: str) -> list[Turn]:
         raise HamsuError(
             ErrorCode.MALFORMED_CHAT,
             f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-        ) from exc
+        ).with_details(line=exc.lineno, column=exc.colno) from exc
     if isinstance(doc, dict):
         channel = doc.get("channel", "chat")
         if channel != "chat":
@@ -162,25 +163,17 @@ def _json_turns(text: str) -> list[Turn]:
 def _json_turn(n: int, item: object) -> Turn | None:
     """One validated message; None when its text is empty."""
     if not isinstance(item, dict):
-        raise HamsuError(
-            ErrorCode.MALFORMED_CHAT, f"message {n} must be an object, got {_json_type(item)}"
-        )
+        raise _message_error(n, f" must be an object, got {_json_type(item)}")
     for key in ("from", "text"):
         if key not in item:
-            raise HamsuError(ErrorCode.MALFORMED_CHAT, f"message {n} has no '{key}'")
+            raise _message_error(n, f" has no '{key}'")
     sender = item["from"]
     role = _ROLES.get(sender.strip().lower()) if isinstance(sender, str) else None
     if role is None:
-        raise HamsuError(
-            ErrorCode.MALFORMED_CHAT,
-            f"message {n}: 'from' must be customer or agent, got {sender!r}",
-        )
+        raise _message_error(n, f": 'from' must be customer or agent, got {sender!r}")
     text = item["text"]
     if not isinstance(text, str):
-        raise HamsuError(
-            ErrorCode.MALFORMED_CHAT,
-            f"message {n}: 'text' must be a string, got {_json_type(text)}",
-        )
+        raise _message_error(n, f": 'text' must be a string, got {_json_type(text)}")
     if not text.strip():
         return None
     name = item.get("name")
@@ -200,11 +193,14 @@ def _json_time(n: int, value: object) -> datetime | None:
             return datetime.fromisoformat(value.strip())
     except ValueError:
         pass
-    raise HamsuError(
-        ErrorCode.MALFORMED_CHAT,
-        f"message {n}: 'time' must be an ISO-8601 date-time like 2025-03-12T10:32:00Z, "
-        f"got {value!r}",
+    raise _message_error(
+        n, f": 'time' must be an ISO-8601 date-time like 2025-03-12T10:32:00Z, got {value!r}"
     )
+
+
+def _message_error(n: int, problem: str) -> HamsuError:
+    """A MALFORMED_CHAT error about the n-th (1-based) JSON message."""
+    return HamsuError(ErrorCode.MALFORMED_CHAT, f"message {n}{problem}").with_details(message=n)
 
 
 def _json_type(value: object) -> str:
@@ -252,4 +248,4 @@ def _check_count(count: int) -> None:
             ErrorCode.TOO_LARGE,
             f"the chat has more than {MAX_CHAT_MESSAGES:,} messages, the limit for one chat; "
             "split it into several files",
-        )
+        ).with_details(limit_messages=MAX_CHAT_MESSAGES)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
+from core.errors import ErrorCode, HamsuError
 from transcribe.audio import TARGET_SAMPLE_RATE, speech_regions
 
 # Resemblyzer embeds 1.6 s windows; this many per second of speech (a 0.5 s hop)
@@ -42,13 +46,18 @@ def diarize(audio: np.ndarray) -> list[SpeakerSpan]:
     return _spans(regions, centres, labels)
 
 
-def label_at(spans: list[SpeakerSpan], t: float) -> str:
-    """The speaker at time t: the span containing it, else the nearest span."""
-    if not spans:
-        return "spk0"
-    return min(
-        spans, key=lambda s: 0.0 if s.start <= t <= s.end else min(abs(t - s.start), abs(t - s.end))
-    ).label
+def speaker_lookup(spans: list[SpeakerSpan]) -> Callable[[float], str]:
+    """A function giving the speaker at time t: the span holding t, else the nearest one."""
+    starts = [span.start for span in spans]
+
+    def speaker_at(t: float) -> str:
+        if not spans:
+            return "spk0"
+        index = bisect.bisect_right(starts, t) - 1
+        candidates = spans[max(index, 0) : index + 2]
+        return min(candidates, key=lambda s: max(s.start - t, t - s.end, 0.0)).label
+
+    return speaker_at
 
 
 _ENCODER_LOCK = threading.Lock()
@@ -56,7 +65,17 @@ _ENCODER_LOCK = threading.Lock()
 
 @cache
 def _encoder():  # -> resemblyzer.VoiceEncoder; loaded once, ships its weights in the wheel
-    from resemblyzer import VoiceEncoder
+    try:
+        with warnings.catch_warnings():  # resemblyzer imports a deprecated scipy path
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from resemblyzer import VoiceEncoder
+    except ImportError as exc:  # seen: plain webrtcvad shadowing webrtcvad-wheels
+        raise HamsuError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"mono calls need Resemblyzer for speaker separation, and it fails to import "
+            f"({exc}); if pkg_resources is missing, run: pip install --force-reinstall "
+            f"--no-deps webrtcvad-wheels",
+        ) from exc
 
     return VoiceEncoder(device="cpu", verbose=False)
 
@@ -66,15 +85,17 @@ def _embed_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centres (s) and L2-normalised embeddings of ~1.6 s windows over every speech region."""
     import torch
+
+    encoder = _encoder()  # first: it imports resemblyzer with the scipy warning silenced
     from resemblyzer.audio import normalize_volume
 
     centres: list[float] = []
     embeddings: list[np.ndarray] = []
     sr = TARGET_SAMPLE_RATE
     with _ENCODER_LOCK:
-        encoder = _encoder()
         # The small LSTM batches run ~10x slower on several threads when the cores are busy
-        # (measured: 60 s of speech took 31 s on 2 threads, 2.9 s on 1), so use one.
+        # (measured on 2 cores shared with a training job: 60 s of a call took 31 s on 2
+        # threads, 2.9 s on 1), so use one.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:

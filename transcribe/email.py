@@ -17,7 +17,6 @@ import re
 import unicodedata
 from datetime import datetime
 from email import policy
-from email.errors import MessageError
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -150,8 +149,8 @@ def parse_email(data: bytes, *, company_domains: list[str], filename: str = "") 
     if not turns:
         raise HamsuError(
             ErrorCode.EMPTY_TRANSCRIPT,
-            f"{filename or 'the email'} has no message text left after removing quoted replies "
-            "and signatures",
+            f"{_name(filename)} has no message text left after removing quoted replies and "
+            "signatures",
         )
     subject = _header(msg, "subject")
     informative = _informative_subject(subject)
@@ -174,7 +173,7 @@ def parse_email(data: bytes, *, company_domains: list[str], filename: str = "") 
 
 def _parse_message(data: bytes, filename: str) -> EmailMessage:
     """Parse the bytes, refusing files that are plainly something other than an email."""
-    what = f"'{filename}'" if filename else "the file"
+    what = _name(filename)
     data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():
         raise HamsuError(ErrorCode.EMPTY_FILE, f"{what} is empty")
@@ -187,7 +186,7 @@ def _parse_message(data: bytes, filename: str) -> EmailMessage:
         raise HamsuError(ErrorCode.MALFORMED_EMAIL, f"{what} is binary data, not an email")
     msg = cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(data))
     if not {name.lower() for name in msg.keys()} & _EMAIL_HEADERS:
-        first = data.lstrip().split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+        first = data.lstrip().split(b"\n", 1)[0][:60].decode("utf-8", "replace").strip()
         raise HamsuError(
             ErrorCode.MALFORMED_EMAIL,
             f"{what} has no email headers (From, To, Subject, Date...); it starts with {first!r}",
@@ -202,8 +201,9 @@ def _header(msg: EmailMessage, name: str) -> str:
             return _decode(raw.encode("ascii", "surrogateescape"), None).strip()
     try:
         value = msg.get(name)
-    except (MessageError, IndexError, ValueError):
-        # the stdlib's structured-header parser has raised on odd real-world headers
+    except Exception:
+        # the stdlib's structured-header parser raises assorted errors (IndexError,
+        # AttributeError, HeaderParseError...) on malformed addresses; the raw text still serves
         value = next((raw for key, raw in msg.raw_items() if key.lower() == name), None)
     return str(value).strip() if value is not None else ""
 
@@ -246,7 +246,7 @@ def _decode(raw: bytes, declared: str | None) -> str:
             text = raw.decode(charset)
         except (LookupError, UnicodeDecodeError):
             continue
-        if _plausible(text):
+        if _readable(text):
             return text
     raise HamsuError(
         ErrorCode.BAD_ENCODING,
@@ -263,13 +263,9 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def _plausible(text: str) -> bool:
+def _readable(text: str) -> bool:
     """False when a decode produced control characters: binary data or the wrong charset."""
-    bad = sum(
-        1
-        for ch in text
-        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
-    )
+    bad = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
     return bad * 100 <= len(text)
 
 
@@ -488,6 +484,10 @@ def _looks_like_signature(lines: list[str]) -> bool:
 
 
 # --- small helpers -----------------------------------------------------------------------------
+
+
+def _name(filename: str) -> str:
+    return f"'{filename}'" if filename else "the email"
 
 
 def _first_address(value: str) -> str:

@@ -35,6 +35,7 @@ CUES: tuple[Cue, ...] = (
     Cue("may i have your", "agent", 1.5), Cue("can i have your", "agent", 1.5),
     Cue("could you give me your", "agent", 1.5), Cue("can i get your", "agent", 1.5),
     Cue("verify your", "agent", 1.5), Cue("for security purposes", "agent", 2),
+    Cue("for verification", "agent", 1.5),
     Cue("let me check", "agent", 1.5), Cue("let me look", "agent", 1.5),
     Cue("please hold", "agent", 1.5), Cue("bear with me", "agent", 1.5),
     Cue("thank you for your patience", "agent", 2), Cue("thank you for holding", "agent", 2),
@@ -53,6 +54,7 @@ CUES: tuple[Cue, ...] = (
     Cue("cancel my", "customer", 2),
     Cue("speak to a manager", "customer", 2.5), Cue("speak to your supervisor", "customer", 2.5),
     Cue("i was charged", "customer", 2), Cue("i was told", "customer", 1.5),
+    Cue("i bought", "customer", 1.5), Cue("i was wondering", "customer", 1.5),
     Cue("my bill", "customer", 1.5), Cue("my order", "customer", 1.5),
     Cue("my account", "customer", 1), Cue("my internet", "customer", 1.5),
     Cue("i'm upset", "customer", 1.5), Cue("i am upset", "customer", 1.5),
@@ -101,14 +103,16 @@ class RoleEvidence:
 
 def assign_roles(labelled_turns: Sequence[Turn]) -> dict[str, Role]:
     """Map each speaker_label to "agent", "customer" (or "unknown" for a cue-less monologue)."""
-    evidence = score_speakers(labelled_turns)
-    if not evidence:
-        return {}
+    return decide_roles(score_speakers(labelled_turns))
+
+
+def decide_roles(evidence: dict[str, RoleEvidence]) -> dict[str, Role]:
+    """The largest agent-minus-customer margin is the agent; everyone else a customer."""
     if len(evidence) == 1:
         ((label, only),) = evidence.items()
         role: Role = "agent" if only.margin > 0 else "customer" if only.margin < 0 else "unknown"
         return {label: role}
-    agent = max(evidence, key=lambda label: evidence[label].margin)
+    agent = max(evidence, key=lambda label: evidence[label].margin, default=None)
     return {label: "agent" if label == agent else "customer" for label in evidence}
 
 

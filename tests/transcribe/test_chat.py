@@ -112,6 +112,7 @@ def test_invalid_json_reports_line_and_column() -> None:
     err = error_of((DATA / "malformed.json").read_bytes())
     assert err.code is ErrorCode.MALFORMED_CHAT
     assert err.message == "invalid JSON at line 5, column 5: Expecting ',' delimiter"
+    assert err.details == {"line": 5, "column": 5}
 
 
 def test_unknown_sender_is_named() -> None:
@@ -124,6 +125,7 @@ def test_message_without_text_is_named() -> None:
     err = error_of((DATA / "missing_text.json").read_bytes())
     assert err.code is ErrorCode.MALFORMED_CHAT
     assert err.message == "message 3 has no 'text'"
+    assert err.details == {"message": 3}
 
 
 @pytest.mark.parametrize(
@@ -192,3 +194,30 @@ def test_huge_text_chat_is_refused_with_the_limit(tmp_path: Path) -> None:
 def test_chat_at_the_message_limit_is_accepted() -> None:
     data = "".join(f"Agent: line {i}\n" for i in range(MAX_CHAT_MESSAGES)).encode()
     assert len(parse_chat(data).turns) == MAX_CHAT_MESSAGES
+
+
+def test_sample_chats_parse() -> None:
+    samples = Path(__file__).resolve().parents[2] / "samples" / "chats"
+
+    persian = parse_chat((samples / "fa_churn.txt").read_bytes(), filename="fa_churn.txt").turns
+    assert len(persian) == 9
+    assert persian[6].speaker == "customer"
+    assert "موقع عقد قرارداد به من قول دادند" in persian[6].text
+    assert "قراردادم را فسخ می\u200cکنم" in persian[7].text
+
+    english = parse_chat((samples / "en_upsell.json").read_bytes(), filename="en_upsell.json")
+    customer_text = " ".join(t.text for t in english.turns if t.speaker == "customer")
+    assert "We need 5 more lines on the same plan" in customer_text
+    assert english.turns[0].speaker_label == "Ravi (BlueWave Business)"
+
+
+def test_bom_with_nothing_after_it_is_empty() -> None:
+    assert error_of("  \n".encode("utf-16")).code is ErrorCode.EMPTY_FILE
+
+
+def test_broken_utf8_after_a_bom_names_the_byte() -> None:
+    err = error_of(b"\xef\xbb\xbfAgent: hi \xff\n")
+    assert err.code is ErrorCode.BAD_ENCODING
+    assert (
+        err.message == "the chat starts with a UTF-8 byte-order mark but byte 10 is not valid UTF-8"
+    )

@@ -267,3 +267,24 @@ def test_undecodable_body_is_bad_encoding() -> None:
     with pytest.raises(HamsuError) as err:
         parse_email(data, company_domains=DOMAINS)
     assert err.value.code is ErrorCode.BAD_ENCODING
+
+
+def test_sample_emails_parse_into_the_documented_turns() -> None:
+    samples = Path(__file__).resolve().parents[2] / "samples" / "emails"
+
+    english = parse_email(
+        (samples / "en_unmet_promise.eml").read_bytes(), company_domains=DOMAINS
+    ).turns
+    assert [t.speaker for t in english] == ["customer", "agent", "customer"]
+    assert "sales rep, Mark, promised us that the platform syncs stock" in english[2].text
+    assert "we will not renew in June" in english[2].text
+    assert "roadmap for the second half" not in english[2].text
+    assert "Head of E-commerce" not in english[2].text
+
+    [persian_turn] = parse_email(
+        (samples / "fa_upsell_seats.eml").read_bytes(), company_domains=DOMAINS
+    ).turns
+    assert persian_turn.speaker == "customer"
+    assert "برای همین به ۸ کاربر دیگر نیاز داریم" in persian_turn.text
+    assert "هزینه\u200cی ارتقا به پلن سازمانی" in persian_turn.text
+    assert "سپیده رحمانی" not in persian_turn.text

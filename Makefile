@@ -1,0 +1,41 @@
+# Hamsu: `make run` serves the product, `make test` runs the suite. Every target is idempotent.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= ../shared/data
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test train eval bench lint clean
+
+install: $(STAMP)
+
+# torch first and pinned: this takes the CPU build from local disk instead of GBs of CUDA wheels
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	# Resemblyzer pulls webrtcvad 2.0.10, whose module needs the removed pkg_resources; the wheels
+	# fork installs the same module without it
+	$(BIN)/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+		webrtcvad-wheels==2.0.14.post1
+	touch $(STAMP)
+
+run: install
+	$(BIN)/hamsu serve
+
+test: install
+	$(BIN)/python -m pytest
+
+train: install
+	$(BIN)/python -m training.train --data $(DATA)
+
+bench: install
+	$(BIN)/python bench/speed.py $(DATA)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,118 @@
+"""The FastAPI application: routes, one error envelope, the embedded worker, first-start samples."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlmodel import Session, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.routes import conversations, health, queues
+from core.errors import ErrorCode, HamsuError
+from core.settings import Settings, get_settings
+from models.db import get_engine
+from models.tables import Conversation
+from pipeline.analyze import AnalyzeOptions
+from pipeline.jobs import submit
+from pipeline.store import store_original
+from pipeline.worker import Worker
+
+log = logging.getLogger("hamsu")
+SAMPLE_SUFFIXES = {
+    ".wav",
+    ".mp3",
+    ".ogg",
+    ".opus",
+    ".flac",
+    ".m4a",
+    ".webm",
+    ".eml",
+    ".json",
+    ".txt",
+}
+
+
+def ingest_samples(settings: Settings) -> int:
+    """Queue the bundled samples when the database is new, so the queues show something."""
+    folder = settings.server.samples_dir
+    if not folder.is_dir():
+        return 0
+    engine = get_engine(settings.database_url)
+    added = 0
+    with Session(engine) as session:
+        if session.exec(select(Conversation.id).limit(1)).first() is not None:
+            return 0
+        for path in sorted(folder.rglob("*")):
+            if path.suffix.lower() not in SAMPLE_SUFFIXES or ".script" in path.name:
+                continue
+            with path.open("rb") as fh:
+                stored = store_original(
+                    fh, path.name, settings.storage.data_dir, settings.storage.max_upload_mb << 20
+                )
+            account = "Sample " + path.stem.split("_")[0].upper()
+            with suppress(HamsuError):
+                submit(
+                    session,
+                    stored=stored,
+                    filename=path.name,
+                    options=AnalyzeOptions(account=account),
+                )
+                added += 1
+    log.info("queued %d sample conversations from %s", added, folder)
+    return added
+
+
+def create_app(settings: Settings | None = None, *, start_worker: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        get_engine(settings.database_url)
+        if settings.server.ingest_samples:
+            ingest_samples(settings)
+        if start_worker:
+            app.state.worker.start()
+        yield
+        app.state.worker.stop()
+
+    app = FastAPI(
+        title="Hamsu",
+        version="0.1.0",
+        summary="Conversation intelligence for contact centers, in Persian and English",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.worker = Worker(settings)
+
+    @app.exception_handler(HamsuError)
+    async def hamsu_error(_request: Request, exc: HamsuError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        body = HamsuError(ErrorCode.INVALID_OPTION, "; ".join(problems))
+        return JSONResponse(body.to_dict() | {"details": {"errors": problems}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "E011_not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+        return JSONResponse(
+            {"code": code, "message": str(exc.detail), "details": {}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        body = HamsuError(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}")
+        return JSONResponse(body.to_dict(), status_code=500)
+
+    app.include_router(health.router)
+    app.include_router(conversations.router)
+    app.include_router(queues.router)
+    return app

@@ -1,0 +1,98 @@
+"""Upload conversations and read their analysis."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+
+from api.deps import SessionDep, SettingsDep, WorkerDep
+from api.schemas import ConversationAccepted, ConversationPublic, ErrorBody
+from api.views import conversation_view
+from core.errors import ErrorCode, HamsuError
+from models.tables import Conversation, ConversationStatus
+from pipeline.analyze import AnalyzeOptions
+from pipeline.jobs import submit
+from pipeline.store import store_original
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 404, 413, 415, 422)
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ConversationAccepted,
+    responses={
+        **ERRORS,
+        200: {"model": ConversationAccepted, "description": "the same file was uploaded before"},
+    },
+    summary="Upload a call recording, an email (.eml) or a chat transcript",
+)
+def upload_conversation(
+    session: SessionDep,
+    settings: SettingsDep,
+    worker: WorkerDep,
+    file: Annotated[UploadFile, File(description="audio, .eml, chat .json or .txt")],
+    account: Annotated[str | None, Form(description="account name; created if new")] = None,
+    language: Annotated[Literal["auto", "fa", "en"], Form()] = "auto",
+    channel: Annotated[Literal["call", "email", "chat"] | None, Form()] = None,
+    agent_channel: Annotated[
+        int | None,
+        Form(description="stereo calls: 0 = left, 1 = right channel is the agent (default 1)"),
+    ] = None,
+) -> Any:
+    filename = file.filename or "upload"
+    if agent_channel not in (None, 0, 1):
+        raise HamsuError(ErrorCode.INVALID_OPTION, "agent_channel must be 0 (left) or 1 (right)")
+    stored = store_original(
+        file.file, filename, settings.storage.data_dir, settings.storage.max_upload_mb << 20
+    )
+    if stored.size == 0:
+        raise HamsuError(ErrorCode.EMPTY_FILE, f"{filename} is empty (0 bytes)")
+    options = AnalyzeOptions(
+        language=None if language == "auto" else language,
+        channel=channel,
+        agent_channel=agent_channel,
+        account=account,
+    )
+    conversation, created = submit(session, stored=stored, filename=filename, options=options)
+    if created and conversation.status == ConversationStatus.FAILED:
+        raise HamsuError(
+            ErrorCode(conversation.error_code), conversation.error_message or ""
+        ).with_details(conversation_id=conversation.id)
+    worker.notify()
+    body = ConversationAccepted(
+        id=conversation.id,
+        status=conversation.status,
+        duplicate=not created,
+        url=f"/v1/conversations/{conversation.id}",
+    )
+    return JSONResponse(body.model_dump(), status_code=202 if created else 200)
+
+
+@router.get(
+    "/{conversation_id}", response_model=ConversationPublic, responses={404: {"model": ErrorBody}}
+)
+def get_conversation(conversation_id: str, session: SessionDep) -> Any:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
+    return conversation_view(session, conversation)
+
+
+@router.get("", response_model=list[ConversationPublic])
+def list_conversations(
+    session: SessionDep,
+    status: Annotated[str | None, Query(description="filter by status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    query = select(Conversation).order_by(col(Conversation.created_at).desc()).limit(limit)
+    if status:
+        query = query.where(Conversation.status == status)
+    return [conversation_view(session, c) for c in session.exec(query).all()]

@@ -1,0 +1,119 @@
+"""Public JSON shapes (v1). Fields may be added; none is renamed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["E002_unsupported_format"])
+    message: str = Field(
+        examples=["call.wav is a PDF document (named .wav); upload call audio, ..."]
+    )
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class SentimentPublic(BaseModel):
+    label: str = Field(examples=["negative"])
+    score: float
+    polarity: float = 0.0
+
+
+class TurnPublic(BaseModel):
+    index: int
+    speaker: str = Field(examples=["customer"])
+    speaker_label: str = ""
+    start: float | None = None
+    end: float | None = None
+    sent_at: str | None = None
+    text: str
+    language: str
+    confidence: float | None = None
+    sentiment: SentimentPublic
+
+
+class SpanPublic(BaseModel):
+    start: int
+    end: int
+
+
+class InsightPublic(BaseModel):
+    kind: str = Field(examples=["unmet_expectation"])
+    score: float
+    turn: int
+    speaker: str
+    quote: str = Field(
+        examples=["the sales rep promised us a Slack integration, but it doesn't exist"]
+    )
+    start: float | None = None
+    detector: str = Field(examples=["hamsu.unmet_expectation.v1"])
+    language: str = ""
+    span: SpanPublic
+    threshold: float = 0.5
+    category: str | None = None
+    category_score: float | None = None
+    explanation: dict[str, Any] = Field(default_factory=dict)
+
+
+class RoutePublic(BaseModel):
+    queue: str = Field(examples=["cs"])
+    priority: str = Field(examples=["high"])
+    insights: list[int]
+    rules: list[str] = Field(default_factory=list)
+
+
+class SourcePublic(BaseModel):
+    filename: str
+    sha256: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class ConversationPublic(BaseModel):
+    id: str
+    status: str = Field(examples=["routed"])
+    channel: str = Field(examples=["call"])
+    language: str = Field(examples=["fa"])
+    duration_s: float | None = None
+    account: str | None = None
+    source: SourcePublic
+    turns: list[TurnPublic] = Field(default_factory=list)
+    insights: list[InsightPublic] = Field(default_factory=list)
+    sentiment: dict[str, dict[str, SentimentPublic]] = Field(default_factory=dict)
+    routes: list[RoutePublic] = Field(default_factory=list)
+    error: ErrorInfo | None = None
+    created_at: str
+    updated_at: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationAccepted(BaseModel):
+    id: str
+    status: str
+    duplicate: bool = Field(description="true when the same file was uploaded before")
+    url: str
+
+
+class QueueItemPublic(BaseModel):
+    id: int
+    queue: str
+    priority: str
+    status: str
+    conversation_id: str
+    account: str | None = None
+    channel: str
+    language: str
+    top_score: float
+    created_at: str
+    insights: list[InsightPublic]
+
+
+class QueueItemsPage(BaseModel):
+    queue: str
+    items: list[QueueItemPublic]
+    total: int

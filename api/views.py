@@ -1,0 +1,109 @@
+"""Stored rows to the public v1 JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.tables import Account, Conversation, ConversationStatus, Insight, QueueItem, Turn
+
+
+def insight_view(row: Insight) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "score": row.score,
+        "turn": row.turn,
+        "speaker": row.speaker,
+        "quote": row.quote,
+        "start": row.start,
+        "detector": row.detector,
+        "language": row.language,
+        "span": {"start": row.span_start, "end": row.span_end},
+        "threshold": row.threshold,
+        "category": row.category,
+        "category_score": row.category_score,
+        "explanation": row.explanation,
+    }
+
+
+def account_name(session: Session, account_id: str | None) -> str | None:
+    if not account_id:
+        return None
+    account = session.get(Account, account_id)
+    return account.name if account else None
+
+
+def conversation_view(session: Session, conv: Conversation) -> dict[str, Any]:
+    turns = session.exec(
+        select(Turn).where(Turn.conversation_id == conv.id).order_by(col(Turn.index))
+    ).all()
+    insights = session.exec(
+        select(Insight).where(Insight.conversation_id == conv.id).order_by(col(Insight.index))
+    ).all()
+    items = session.exec(select(QueueItem).where(QueueItem.conversation_id == conv.id)).all()
+    return {
+        "id": conv.id,
+        "status": conv.status,
+        "channel": conv.channel,
+        "language": conv.language
+        or ("" if conv.requested_language == "auto" else conv.requested_language),
+        "duration_s": conv.duration_s,
+        "account": account_name(session, conv.account_id),
+        "source": {"filename": conv.filename, "sha256": conv.sha256},
+        "turns": [
+            {
+                "index": t.index,
+                "speaker": t.speaker,
+                "speaker_label": t.speaker_label,
+                "start": t.start,
+                "end": t.end,
+                "sent_at": t.sent_at.isoformat() if t.sent_at else None,
+                "text": t.text,
+                "language": t.language,
+                "confidence": t.confidence,
+                "sentiment": {
+                    "label": t.sentiment_label,
+                    "score": t.sentiment_score,
+                    "polarity": t.sentiment_polarity,
+                },
+            }
+            for t in turns
+        ],
+        "insights": [insight_view(i) for i in insights],
+        "sentiment": conv.details.get("sentiment", {}),
+        "routes": [
+            {"queue": q.queue, "priority": q.priority, "insights": q.insights, "rules": q.rules}
+            for q in items
+        ],
+        "error": {"code": conv.error_code, "message": conv.error_message or ""}
+        if conv.status == ConversationStatus.FAILED
+        else None,
+        "created_at": conv.created_at.isoformat(),
+        "updated_at": conv.updated_at.isoformat(),
+        "meta": conv.details.get("meta", {}),
+    }
+
+
+def queue_item_view(session: Session, item: QueueItem) -> dict[str, Any]:
+    conv = session.get(Conversation, item.conversation_id)
+    assert conv is not None
+    insights = session.exec(
+        select(Insight)
+        .where(Insight.conversation_id == item.conversation_id)
+        .where(col(Insight.index).in_(item.insights))
+        .order_by(col(Insight.score).desc())
+    ).all()
+    return {
+        "id": item.id,
+        "queue": item.queue,
+        "priority": item.priority,
+        "status": item.status,
+        "conversation_id": item.conversation_id,
+        "account": account_name(session, item.account_id),
+        "channel": conv.channel,
+        "language": conv.language,
+        "top_score": item.top_score,
+        "created_at": item.created_at.isoformat(),
+        "insights": [insight_view(i) for i in insights],
+    }

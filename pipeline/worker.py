@@ -1,0 +1,72 @@
+"""The embedded worker: threads in the service process that run queued conversations.
+
+At scale the same `process` runs in Celery workers instead; here a poll of the conversation table
+is enough and needs no broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlmodel import Session
+
+from core.settings import Settings
+from models.db import get_engine
+from pipeline.jobs import claim_next, process, requeue_in_flight
+
+log = logging.getLogger("hamsu.worker")
+
+
+class Worker:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        engine = get_engine(self.settings.database_url)
+        with Session(engine) as session:
+            if requeued := requeue_in_flight(session):
+                log.info("requeued %d conversations that were in flight at shutdown", requeued)
+        for n in range(self.settings.worker.pool_size):
+            thread = threading.Thread(target=self._loop, name=f"hamsu-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def notify(self) -> None:
+        """Wake the pool now instead of at the next poll (a new upload arrived)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def run_until_idle(self) -> int:
+        """Process queued conversations in this thread until none is left (CLI and tests)."""
+        done = 0
+        engine = get_engine(self.settings.database_url)
+        while True:
+            with Session(engine) as session:
+                conversation_id = claim_next(session)
+                if conversation_id is None:
+                    return done
+                process(session, conversation_id, self.settings)
+                done += 1
+
+    def _loop(self) -> None:
+        engine = get_engine(self.settings.database_url)
+        while not self._stop.is_set():
+            try:
+                with Session(engine) as session:
+                    conversation_id = claim_next(session)
+                    if conversation_id is not None:
+                        process(session, conversation_id, self.settings)
+                        continue
+            except Exception:  # keep the pool alive; the job itself records its failure
+                log.exception("worker loop error")
+            self._wake.wait(self.settings.worker.poll_interval_s)
+            self._wake.clear()

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from core.settings import ServerSettings, Settings, StorageSettings
+
+
+def make_settings(data_dir: Path, *, samples: Path | None = None) -> Settings:
+    return Settings(
+        storage=StorageSettings(data_dir=data_dir, max_upload_mb=5),
+        server=ServerSettings(
+            ingest_samples=samples is not None, samples_dir=samples or Path("none")
+        ),
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "var")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app without background threads: tests drain the queue with run_until_idle()."""
+    app = create_app(settings, start_worker=False)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,88 @@
+"""The `hamsu` console script, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HAMSU = [sys.executable, "-m", "api.cli"]
+
+
+def run_cli(args: list[str], tmp_path: Path, stdin: str | None = None):
+    env = {**os.environ, "HAMSU_STORAGE__DATA_DIR": str(tmp_path / "var")}
+    return subprocess.run(
+        HAMSU + args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        encoding="utf-8",
+    )
+
+
+def test_analyze_writes_one_json_object_per_input(tmp_path, samples_dir):
+    inputs = [
+        samples_dir / "chats" / "fa_churn.txt",
+        samples_dir / "emails" / "en_unmet_promise.eml",
+    ]
+    result = run_cli(["analyze", *map(str, inputs), "--account", "Pars"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["channel"] for o in outputs] == ["chat", "email"]
+    assert [o["language"] for o in outputs] == ["fa", "en"]
+    for out in outputs:
+        assert out["account"] == "Pars" and len(out["source"]["sha256"]) == 64
+        assert out["insights"] and out["routes"]
+        assert {"customer", "agent"} <= set(out["sentiment"])
+    assert any(i["kind"] == "churn_risk" for i in outputs[0]["insights"])
+
+
+def test_analyze_reports_each_failed_input_and_exits_non_zero(tmp_path, samples_dir):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    pdf = tmp_path / "call.wav"
+    pdf.write_bytes(b"%PDF-1.5\n%\xe2\xe3\n")
+    good = samples_dir / "chats" / "en_upsell.json"
+    result = run_cli(
+        ["analyze", str(empty), str(good), str(pdf), str(tmp_path / "missing.eml")], tmp_path
+    )
+    assert result.returncode == 1
+    assert len(result.stdout.splitlines()) == 1  # the good one still went through
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert "E001_empty_file" in errors[0]
+    assert "PDF" in errors[1]
+    assert "no such file" in errors[2]
+
+
+def test_classify_reads_text_and_json_lines(tmp_path):
+    lines = [
+        "I want to cancel my account, your service is useless",
+        json.dumps(
+            {"text": "می‌خوایم ده تا کاربر دیگه به اشتراکمون اضافه کنیم"}, ensure_ascii=False
+        ),
+        "",
+        "what time do you open tomorrow?",
+    ]
+    result = run_cli(["classify"], tmp_path, stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3
+    keys = {
+        "text",
+        "language",
+        "sentiment",
+        "complaint",
+        "unmet_expectation",
+        "upsell",
+        "churn_risk",
+    }
+    assert all(keys <= set(r) for r in rows)
+    assert rows[0]["churn_risk"] > 0.5 and rows[0]["language"] == "en"
+    assert rows[1]["upsell"] > 0.5 and rows[1]["language"] == "fa"
+    assert max(rows[2][k] for k in ("complaint", "unmet_expectation", "upsell", "churn_risk")) < 0.5
+    assert all(0.0 <= r[k] <= 1.0 for r in rows for k in ("complaint", "upsell"))

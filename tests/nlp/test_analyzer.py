@@ -1,0 +1,93 @@
+"""The detectors on real sentences, through the real embedder and the committed weights."""
+
+import pytest
+
+from nlp.analyzer import load_analyzer
+from transcribe.types import Transcript, Turn
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return load_analyzer()
+
+
+CASES = [
+    ("complaint", "en", "I've been charged twice for the same order and nobody answers my emails"),
+    ("complaint", "fa", "دو هفته است اینترنتم قطع و وصل میشه و هیچکس جواب نمیده"),
+    (
+        "unmet_expectation",
+        "en",
+        "your sales guy promised the plan includes free installation but now you bill me for it",
+    ),
+    (
+        "unmet_expectation",
+        "fa",
+        "موقع خرید بهم گفتن ارسال رایگانه ولی الان هزینه ارسال ازم کم کردن",
+    ),
+    ("upsell", "en", "we're opening two new branches, so we need fifteen more licenses"),
+    ("upsell", "fa", "می‌خوایم پلن‌مون رو به سازمانی ارتقا بدیم و ده تا کاربر دیگه هم اضافه کنیم"),
+    ("churn_risk", "en", "if this isn't fixed by friday we are moving to another provider"),
+    ("churn_risk", "fa", "دیگه خسته شدم، می‌خوام قراردادم رو فسخ کنم و برم سراغ یه اپراتور دیگه"),
+]
+
+
+@pytest.mark.parametrize(("kind", "lang", "text"), CASES)
+def test_each_detector_fires_in_both_languages(analyzer, kind, lang, text):
+    row = analyzer.classify([text])[0]
+    assert row["language"] == lang
+    assert row[kind] >= 0.5, row
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks, the technician came on monday exactly as promised",
+        "how do i add a new user to the dashboard",
+        "ممنون، سفارشم همون روزی که گفته بودید رسید",
+        "ساعت کاری شعبه مرکزی تا چنده؟",
+    ],
+)
+def test_neutral_requests_raise_nothing(analyzer, text):
+    row = analyzer.classify([text])[0]
+    assert max(row[k] for k in ("complaint", "unmet_expectation", "upsell", "churn_risk")) < 0.5
+
+
+def test_sentiment_polarity_in_both_languages(analyzer):
+    rows = analyzer.classify(
+        ["this is terrible, I'm furious", "عالی بود، خیلی ممنونم از پشتیبانی خوبتون"]
+    )
+    assert rows[0]["sentiment"]["label"] == "negative"
+    assert rows[1]["sentiment"]["label"] == "positive"
+
+
+def test_agent_turns_never_raise_customer_insights(analyzer):
+    transcript = Transcript(
+        channel="chat",
+        turns=[
+            Turn("agent", "Would you like to upgrade to the premium plan with 20 more seats?"),
+            Turn("agent", "I'm sorry the internet keeps dropping; if you cancel you pay a fee."),
+            Turn("customer", "We need 20 more seats for the new office, please send a quote."),
+        ],
+        language="en",
+    )
+    analysis = analyzer.analyze(transcript)
+    assert analysis.insights, "the customer's request should be found"
+    assert all(i.speaker == "customer" and i.turn == 2 for i in analysis.insights)
+    assert set(analysis.sentiment) == {"agent", "customer"}
+
+
+def test_quote_is_the_sentence_that_carries_the_signal(analyzer):
+    turn = Turn(
+        "customer",
+        "Hello, my name is Sara and I manage the Tehran office. "
+        "The weather has been nice this week. "
+        "Your app has crashed every single day since the update and I'm losing sales.",
+        start=12.0,
+    )
+    analysis = analyzer.analyze(Transcript(channel="call", turns=[turn], language="en"))
+    complaint = next(i for i in analysis.insights if i.kind == "complaint")
+    assert complaint.quote.startswith("Your app has crashed")
+    assert turn.text[complaint.span[0] : complaint.span[1]] == complaint.quote
+    assert complaint.category is not None
+    assert complaint.detector == "hamsu.complaint.v1"
+    assert complaint.explanation["probabilities"]
