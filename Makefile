@@ -32,6 +32,7 @@ train: install
 
 bench: install
 	$(BIN)/python bench/speed.py $(DATA)
+	$(BIN)/python bench/classify.py
 
 lint: install
 	$(BIN)/ruff check .

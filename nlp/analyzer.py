@@ -195,6 +195,9 @@ class Analyzer:
         n_sent = len(unit.sentences)
         best = int(np.argmax(scores[:n_sent]))
         sentence = unit.sentences[best]
+        if scores[best] < threshold:
+            # only the turn read whole carries the signal: quote the turn, not a random sentence
+            sentence = Sentence(turn.text, 0, len(turn.text))
         category = category_score = None
         explanation = self.detectors[task].explain(np.array([score]))
         explanation["sentence_scores"] = [round(float(s), 4) for s in scores[:n_sent]]

@@ -93,5 +93,12 @@ class HeadDetector:
         }
 
 
+def _head_factory(task: str) -> DetectorFactory:
+    def build(bundle: HeadBundle) -> Detector:
+        return HeadDetector(bundle, task)
+
+    return build
+
+
 for _task in TASKS:
-    register(f"hamsu.{_task}.v1")(lambda bundle, task=_task: HeadDetector(bundle, task))
+    register(f"hamsu.{_task}.v1")(_head_factory(_task))

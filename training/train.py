@@ -32,6 +32,7 @@ from nlp.heads import TASKS as TASK_LABELS
 from training.datasets import Example, all_examples
 from training.embedding_cache import embed_cached
 from training.metrics import binary_report, expected_calibration_error, multiclass_report
+from training.model_card import write_model_card
 
 VERSION = "2026.11.1"
 SEED = 20261125
@@ -214,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     (args.out.parent / "metrics.json").write_text(
         json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+    write_model_card(args.out.parent / "MODEL_CARD.md", VERSION, get_embedder().name, meta)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,8 @@ def upload_conversation(
     conversation, created = submit(session, stored=stored, filename=filename, options=options)
     if created and conversation.status == ConversationStatus.FAILED:
         raise HamsuError(
-            ErrorCode(conversation.error_code), conversation.error_message or ""
+            ErrorCode(conversation.error_code or ErrorCode.INTERNAL),
+            conversation.error_message or "",
         ).with_details(conversation_id=conversation.id)
     worker.notify()
     body = ConversationAccepted(
