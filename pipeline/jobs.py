@@ -152,8 +152,13 @@ def process(session: Session, conversation_id: str, settings: Settings) -> Conve
             session.commit()
 
     try:
-        result = run(Path(conversation.storage_path), settings=settings, options=options,
-                     filename=conversation.filename, progress=progress)
+        result = run(
+            Path(conversation.storage_path),
+            settings=settings,
+            options=options,
+            filename=conversation.filename,
+            progress=progress,
+        )
         save_result(session, conversation, result)
     except HamsuError as exc:
         _after_failure(session, conversation_id, exc, retry=not exc.is_input_error)
