@@ -104,6 +104,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, select
+
+    from api.auth import create_key
+    from models.db import get_engine
+    from models.tables import ApiKey, utcnow
+
+    settings = get_settings()
+    with Session(get_engine(settings.database_url)) as session:
+        if args.keys_command == "create":
+            row, plaintext = create_key(session, name=args.name or args.role, role=args.role)
+            print(plaintext)
+            print(
+                f"created key {row.id} ({row.name}, role {row.role}); it is not shown again",
+                file=sys.stderr,
+            )
+        elif args.keys_command == "list":
+            for row in session.exec(select(ApiKey)).all():
+                state = "revoked" if row.revoked_at else "active"
+                print(f"{row.id}\t{row.name}\t{row.role}\t{row.prefix}…\t{state}")
+        else:
+            found = session.get(ApiKey, args.id)
+            if found is None:
+                raise HamsuError(ErrorCode.NOT_FOUND, f"no key with id {args.id}")
+            found.revoked_at = utcnow()
+            session.add(found)
+            session.commit()
+            print(f"revoked key {found.id} ({found.name})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hamsu", description="Hamsu conversation intelligence")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     classify = sub.add_parser("classify", help="score lines of text from stdin, JSON per line")
     classify.add_argument("--batch", type=int, default=256)
     classify.set_defaults(func=cmd_classify)
+
+    keys = sub.add_parser("keys", help="manage API keys (stored as hashes)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=["admin", "uploader", "csm", "sales"])
+    create.add_argument("--name", help="who or what uses it (default: the role)")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id", type=int)
+    keys.set_defaults(func=cmd_keys)
 
     serve = sub.add_parser("serve", help="start the HTTP API, worker and review UI")
     serve.add_argument("--host")

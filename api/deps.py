@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from api.auth import authenticate
+from core.errors import ErrorCode, HamsuError
 from core.settings import Settings
 from models.db import get_engine
+from models.tables import ApiKey
 from pipeline.worker import Worker
 
 
@@ -33,3 +37,50 @@ def get_worker(request: Request) -> Worker:
 
 
 WorkerDep = Annotated[Worker, Depends(get_worker)]
+
+
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer hk_...`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or `X-API-Key: hk_...`")
+
+
+def current_key(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    header: Annotated[str | None, Security(_header)] = None,
+) -> ApiKey:
+    if not settings.auth.enabled:
+        return ApiKey(name="auth-disabled", role="admin", prefix="", key_hash="")
+    presented = (
+        (bearer.credentials if bearer else None) or header or request.cookies.get("hamsu_key")
+    )
+    if not presented:
+        raise HamsuError(
+            ErrorCode.UNAUTHORIZED,
+            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'",
+        )
+    key = authenticate(session, presented)
+    if key is None:
+        raise HamsuError(ErrorCode.UNAUTHORIZED, "invalid or revoked API key")
+    return key
+
+
+CurrentKey = Annotated[ApiKey, Depends(current_key)]
+
+
+def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+    """A dependency that lets admins and the given roles through, and answers 403 to others."""
+
+    def check(key: CurrentKey) -> ApiKey:
+        if key.role != "admin" and key.role not in roles:
+            allowed = ", ".join(("admin", *roles))
+            raise HamsuError(
+                ErrorCode.FORBIDDEN, f"role {key.role!r} may not do this; allowed: {allowed}"
+            )
+        return key
+
+    return check
+
+
+AdminKey = Annotated[ApiKey, Depends(require_roles())]

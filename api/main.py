@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import conversations, health, queues
+from api.auth import bootstrap_admin_key
+from api.routes import accounts, conversations, health, queues, reviews, webhooks
 from core.errors import ErrorCode, HamsuError
 from core.settings import Settings, get_settings
 from models.db import get_engine
@@ -72,7 +73,15 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        get_engine(settings.database_url)
+        engine = get_engine(settings.database_url)
+        if settings.auth.enabled and settings.auth.bootstrap_admin:
+            with Session(engine) as session:
+                key = bootstrap_admin_key(session, settings.storage.data_dir)
+            if key:
+                path = settings.storage.data_dir / "admin-key.txt"
+                print(
+                    f"\n  Hamsu admin API key (shown once, also in {path}):\n  {key}\n", flush=True
+                )
         if settings.server.ingest_samples:
             ingest_samples(settings)
         if start_worker:
@@ -115,4 +124,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     app.include_router(health.router)
     app.include_router(conversations.router)
     app.include_router(queues.router)
+    app.include_router(reviews.router)
+    app.include_router(accounts.router)
+    app.include_router(webhooks.router)
     return app

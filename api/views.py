@@ -6,7 +6,18 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.tables import Account, Conversation, ConversationStatus, Insight, QueueItem, Turn
+from models.tables import (
+    Account,
+    Conversation,
+    ConversationStatus,
+    Insight,
+    QueueItem,
+    QueueItemInsight,
+    QueueItemStatus,
+    Turn,
+    utcnow,
+)
+from routing.queue import aware
 
 
 def insight_view(row: Insight) -> dict[str, Any]:
@@ -34,6 +45,22 @@ def account_name(session: Session, account_id: str | None) -> str | None:
     return account.name if account else None
 
 
+def status_view(conv: Conversation) -> dict[str, Any]:
+    return {
+        "id": conv.id,
+        "status": conv.status,
+        "channel": conv.channel,
+        "filename": conv.filename,
+        "sha256": conv.sha256,
+        "attempts": conv.attempts,
+        "error": {"code": conv.error_code, "message": conv.error_message or ""}
+        if conv.status == ConversationStatus.FAILED
+        else None,
+        "created_at": conv.created_at.isoformat(),
+        "updated_at": conv.updated_at.isoformat(),
+    }
+
+
 def conversation_view(session: Session, conv: Conversation) -> dict[str, Any]:
     turns = session.exec(
         select(Turn).where(Turn.conversation_id == conv.id).order_by(col(Turn.index))
@@ -41,7 +68,6 @@ def conversation_view(session: Session, conv: Conversation) -> dict[str, Any]:
     insights = session.exec(
         select(Insight).where(Insight.conversation_id == conv.id).order_by(col(Insight.index))
     ).all()
-    items = session.exec(select(QueueItem).where(QueueItem.conversation_id == conv.id)).all()
     return {
         "id": conv.id,
         "status": conv.status,
@@ -72,10 +98,7 @@ def conversation_view(session: Session, conv: Conversation) -> dict[str, Any]:
         ],
         "insights": [insight_view(i) for i in insights],
         "sentiment": conv.details.get("sentiment", {}),
-        "routes": [
-            {"queue": q.queue, "priority": q.priority, "insights": q.insights, "rules": q.rules}
-            for q in items
-        ],
+        "routes": conv.details.get("routes", []),
         "error": {"code": conv.error_code, "message": conv.error_message or ""}
         if conv.status == ConversationStatus.FAILED
         else None,
@@ -86,24 +109,33 @@ def conversation_view(session: Session, conv: Conversation) -> dict[str, Any]:
 
 
 def queue_item_view(session: Session, item: QueueItem) -> dict[str, Any]:
-    conv = session.get(Conversation, item.conversation_id)
-    assert conv is not None
+    insight_ids = select(QueueItemInsight.insight_id).where(QueueItemInsight.item_id == item.id)
     insights = session.exec(
-        select(Insight)
-        .where(Insight.conversation_id == item.conversation_id)
-        .where(col(Insight.index).in_(item.insights))
-        .order_by(col(Insight.score).desc())
+        select(Insight).where(col(Insight.id).in_(insight_ids)).order_by(col(Insight.score).desc())
     ).all()
+    due_at = aware(item.due_at)
     return {
         "id": item.id,
         "queue": item.queue,
+        "kind": item.kind,
         "priority": item.priority,
         "status": item.status,
+        "assignee": item.assignee,
         "conversation_id": item.conversation_id,
+        "conversation_ids": sorted({i.conversation_id for i in insights}),
         "account": account_name(session, item.account_id),
-        "channel": conv.channel,
-        "language": conv.language,
+        "account_id": item.account_id,
+        "channel": item.channel,
+        "language": item.language,
+        "category": item.category,
+        "rule": item.rule,
         "top_score": item.top_score,
+        "sla_hours": item.sla_hours,
+        "due_at": due_at.isoformat() if due_at else None,
+        "overdue": bool(due_at and item.status in QueueItemStatus.ACTIVE and due_at < utcnow()),
         "created_at": item.created_at.isoformat(),
-        "insights": [insight_view(i) for i in insights],
+        "updated_at": item.updated_at.isoformat(),
+        "insights": [
+            {"id": i.id, "conversation_id": i.conversation_id, **insight_view(i)} for i in insights
+        ],
     }

@@ -22,6 +22,10 @@ class ErrorCode(StrEnum):
     EMPTY_TRANSCRIPT = "E009_empty_transcript"
     INVALID_OPTION = "E010_invalid_option"
     NOT_FOUND = "E011_not_found"
+    UNAUTHORIZED = "E012_unauthorized"
+    FORBIDDEN = "E013_forbidden"
+    CONFLICT = "E014_conflict"
+    INVALID_WEBHOOK_TARGET = "E015_invalid_webhook_target"
     # configuration and runtime problems (HTTP 5xx)
     MODEL_UNAVAILABLE = "E101_model_unavailable"
     BAD_RULES = "E102_bad_routing_rules"
@@ -40,6 +44,10 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.EMPTY_TRANSCRIPT: 422,
     ErrorCode.INVALID_OPTION: 400,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.INVALID_WEBHOOK_TARGET: 422,
     ErrorCode.MODEL_UNAVAILABLE: 503,
     ErrorCode.BAD_RULES: 500,
     ErrorCode.INTERNAL: 500,

@@ -74,6 +74,23 @@ class WorkerSettings(BaseModel):
     poll_interval_s: float = 0.5
 
 
+class AuthSettings(BaseModel):
+    # off only for local experiments: every request then acts as an admin
+    enabled: bool = True
+    # on first start with no keys, create an admin key and write it to <data_dir>/admin-key.txt
+    bootstrap_admin: bool = True
+
+
+class WebhookSettings(BaseModel):
+    # hosts or CIDR ranges that may be targets although private (e.g. ["127.0.0.1/32"])
+    allow_private: list[str] = Field(default_factory=list)
+    max_attempts: int = 8
+    # first retry after this many seconds, doubling each time
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 3600.0
+    timeout_s: float = 10.0
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
@@ -91,6 +108,8 @@ class Settings(BaseSettings):
     email: EmailSettings = EmailSettings()
     nlp: NlpSettings = NlpSettings()
     routing: RoutingSettings = RoutingSettings()
+    auth: AuthSettings = AuthSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     worker: WorkerSettings = WorkerSettings()
     server: ServerSettings = ServerSettings()
 

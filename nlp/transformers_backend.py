@@ -95,6 +95,9 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerBase
     model: PreTrainedModel
     device: str
+    # a fast tokenizer sets padding/truncation state per call; threads sharing one may collide
+    # ("Already borrowed"), while the model's forward pass itself is safe to share
+    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
 
 _LOADED: dict[tuple[str, str], LoadedModel] = {}
@@ -157,15 +160,17 @@ def run_logits(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            encoded = loaded.tokenizer(
-                [first[i] for i in index],
-                [second[i] for i in index] if second is not None else None,
-                padding=True,
-                # for pairs, cut the premise and keep the whole hypothesis
-                truncation="only_first" if second is not None else True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(loaded.device)
+            with loaded.tokenizer_lock:
+                encoded = loaded.tokenizer(
+                    [first[i] for i in index],
+                    [second[i] for i in index] if second is not None else None,
+                    padding=True,
+                    # for pairs, cut the premise and keep the whole hypothesis
+                    truncation="only_first" if second is not None else True,
+                    max_length=max_length,
+                    return_tensors="pt",
+                )
+            encoded = encoded.to(loaded.device)
             logits = loaded.model(**encoded).logits
             out[index] = logits.float().cpu().numpy()
     return out

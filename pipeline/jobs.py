@@ -24,11 +24,23 @@ from models.tables import (
     ConversationStatus,
     Insight,
     QueueItem,
+    QueueItemEvent,
+    QueueItemInsight,
     Turn,
     utcnow,
 )
-from pipeline.analyze import AnalyzeOptions, Result, check_options, detect_channel, run
+from pipeline.accounts import link_account
+from pipeline.analyze import (
+    AnalyzeOptions,
+    Result,
+    check_options,
+    detect_channel,
+    route_json,
+    run,
+)
 from pipeline.store import StoredFile
+from routing.engine import load_rules
+from routing.queue import context_for, route_insights
 
 log = logging.getLogger("hamsu.jobs")
 MAX_ATTEMPTS = 3
@@ -159,7 +171,7 @@ def process(session: Session, conversation_id: str, settings: Settings) -> Conve
             filename=conversation.filename,
             progress=progress,
         )
-        save_result(session, conversation, result)
+        save_result(session, conversation, result, settings)
     except HamsuError as exc:
         _after_failure(session, conversation_id, exc, retry=not exc.is_input_error)
     except Exception as exc:  # a bug or a resource problem: retry, then give up loudly
@@ -189,12 +201,47 @@ def _after_failure(session: Session, conversation_id: str, exc: HamsuError, *, r
     session.commit()
 
 
-def save_result(session: Session, conversation: Conversation, result: Result) -> None:
-    """Replace whatever an earlier attempt stored, then mark the conversation routed."""
+def _forget_attempt(session: Session, conversation_id: str) -> None:
+    """Remove what an earlier, interrupted attempt stored for this conversation."""
+    insight_ids = session.exec(
+        select(Insight.id).where(Insight.conversation_id == conversation_id)
+    ).all()
+    if insight_ids:
+        session.exec(
+            delete(QueueItemInsight).where(  # type: ignore[call-overload]
+                col(QueueItemInsight.insight_id).in_(insight_ids)
+            )
+        )
+    orphans = session.exec(
+        select(QueueItem.id)
+        .where(QueueItem.conversation_id == conversation_id)
+        .where(~col(QueueItem.id).in_(select(QueueItemInsight.item_id)))
+    ).all()
+    if orphans:
+        session.exec(
+            delete(QueueItemEvent).where(  # type: ignore[call-overload]
+                col(QueueItemEvent.item_id).in_(orphans)
+            )
+        )
+        session.exec(delete(QueueItem).where(col(QueueItem.id).in_(orphans)))  # type: ignore[call-overload]
+    for table in (Insight, Turn):
+        session.exec(delete(table).where(col(table.conversation_id) == conversation_id))  # type: ignore[call-overload]
+
+
+def save_result(
+    session: Session, conversation: Conversation, result: Result, settings: Settings
+) -> None:
+    """Store turns and insights, route them to queue items, mark the conversation routed; all in
+    one transaction, so a crash leaves either nothing or everything."""
     cid = conversation.id
-    for table in (QueueItem, Insight, Turn):
-        session.exec(delete(table).where(col(table.conversation_id) == cid))  # type: ignore[call-overload]
+    _forget_attempt(session, cid)
     transcript, analysis = result.transcript, result.analysis
+    conversation.language = transcript.language
+    conversation.channel = transcript.channel
+    conversation.duration_s = transcript.duration_s
+    if conversation.account_id is None:
+        account = link_account(session, transcript)
+        conversation.account_id = account.id if account else None
     for i, turn in enumerate(transcript.turns):
         sentiment = analysis.turn_sentiments[i]
         session.add(
@@ -207,34 +254,25 @@ def save_result(session: Session, conversation: Conversation, result: Result) ->
                 language=analysis.turn_languages[i],
                 start=turn.start,
                 end=turn.end,
-                sent_at=turn.sent_at,
+                sent_at=_aware(turn.sent_at),
                 confidence=turn.confidence,
                 sentiment_label=sentiment.label,
                 sentiment_score=sentiment.score,
                 sentiment_polarity=sentiment.polarity,
             )
         )
+    rows = []
     for i, insight in enumerate(analysis.insights):
         data: dict[str, Any] = asdict(insight)
         span = data.pop("span")
-        session.add(
+        rows.append(
             Insight(conversation_id=cid, index=i, span_start=span[0], span_end=span[1], **data)
         )
-    for route in result.routes:
-        session.add(
-            QueueItem(
-                queue=route.queue,
-                conversation_id=cid,
-                account_id=conversation.account_id,
-                priority=route.priority,
-                insights=list(route.insights),
-                rules=list(route.rules),
-                top_score=max(analysis.insights[i].score for i in route.insights),
-            )
-        )
-    conversation.language = transcript.language
-    conversation.channel = transcript.channel
-    conversation.duration_s = transcript.duration_s
+    session.add_all(rows)
+    session.flush()
+    rules = load_rules(settings.routing.rules_path)
+    items = route_insights(session, conversation, rows, rules)
+    routes = rules.route([r.model_dump() for r in rows], context_for(session, conversation))
     conversation.details = {
         "meta": {
             k: v if isinstance(v, str | int | float | bool | None) else str(v)
@@ -244,6 +282,13 @@ def save_result(session: Session, conversation: Conversation, result: Result) ->
             role: {part: asdict(s) for part, s in parts.items()}
             for role, parts in analysis.sentiment.items()
         },
+        "routes": [
+            {
+                **route_json(route),
+                "queue_items": sorted({item.id for item in items if item.queue == route.queue}),
+            }
+            for route in routes
+        ],
     }
     conversation.status = ConversationStatus.ROUTED
     conversation.error_code = conversation.error_message = None

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from api.deps import SessionDep, SettingsDep, WorkerDep
-from api.schemas import ConversationAccepted, ConversationPublic, ErrorBody
-from api.views import conversation_view
+from api.auth import QUEUE_ACCESS
+from api.deps import AdminKey, SessionDep, SettingsDep, WorkerDep, require_roles
+from api.schemas import (
+    ConversationAccepted,
+    ConversationPublic,
+    ConversationStatusPublic,
+    ErrorBody,
+)
+from api.views import conversation_view, status_view
 from core.errors import ErrorCode, HamsuError
-from models.tables import Conversation, ConversationStatus
+from models.tables import (
+    ApiKey,
+    Conversation,
+    ConversationStatus,
+    Insight,
+    QueueItem,
+    QueueItemInsight,
+)
 from pipeline.analyze import AnalyzeOptions
 from pipeline.jobs import submit
 from pipeline.store import store_original
@@ -20,12 +33,42 @@ from pipeline.store import store_original
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 404, 413, 415, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 415, 422)
 }
+UPLOADER = Depends(require_roles("uploader"))
+
+
+def can_read_conversation(session: Session, key: ApiKey, conversation_id: str) -> bool:
+    """Admins read everything; csm and sales read conversations behind their queues' items."""
+    if key.role == "admin":
+        return True
+    queues = QUEUE_ACCESS.get(key.role, frozenset())
+    if not queues:
+        return False
+    from_insights = (
+        select(QueueItem.id)
+        .join(QueueItemInsight, col(QueueItemInsight.item_id) == col(QueueItem.id))
+        .join(Insight, col(Insight.id) == col(QueueItemInsight.insight_id))
+        .where(Insight.conversation_id == conversation_id)
+        .where(col(QueueItem.queue).in_(queues))
+    )
+    return session.exec(from_insights.limit(1)).first() is not None
+
+
+def get_readable(session: Session, key: ApiKey, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
+    if not can_read_conversation(session, key, conversation_id):
+        raise HamsuError(
+            ErrorCode.FORBIDDEN, f"role {key.role!r} may not read conversation {conversation_id}"
+        )
+    return conversation
 
 
 @router.post(
     "",
+    dependencies=[UPLOADER],
     status_code=202,
     response_model=ConversationAccepted,
     responses={
@@ -87,13 +130,19 @@ def get_conversation(conversation_id: str, session: SessionDep) -> Any:
     return conversation_view(session, conversation)
 
 
-@router.get("", response_model=list[ConversationPublic])
+@router.get(
+    "",
+    response_model=list[ConversationStatusPublic],
+    responses=ERRORS,
+    summary="Recent conversations and their status (admin)",
+)
 def list_conversations(
     session: SessionDep,
+    _admin: AdminKey,
     status: Annotated[str | None, Query(description="filter by status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     query = select(Conversation).order_by(col(Conversation.created_at).desc()).limit(limit)
     if status:
         query = query.where(Conversation.status == status)
-    return [conversation_view(session, c) for c in session.exec(query).all()]
+    return [status_view(c) for c in session.exec(query).all()]

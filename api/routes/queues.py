@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy import case
 from sqlmodel import col, func, select
 
-from api.deps import SessionDep
+from api.auth import can_see_queue
+from api.deps import CurrentKey, SessionDep
 from api.schemas import QueueItemsPage
 from api.views import queue_item_view
+from core.errors import ErrorCode, HamsuError
 from models.tables import QueueItem
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
@@ -21,11 +23,14 @@ _PRIORITY_ORDER = case({"high": 0, "normal": 1, "low": 2}, value=QueueItem.prior
 def list_queue_items(
     queue: str,
     session: SessionDep,
+    key: CurrentKey,
     status: Annotated[str | None, Query(description="open, claimed, resolved, dismissed")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
     """Most urgent first: priority, then the strongest evidence, then the oldest."""
+    if not can_see_queue(key, queue):
+        raise HamsuError(ErrorCode.FORBIDDEN, f"role {key.role!r} may not see queue {queue!r}")
     query = select(QueueItem).where(QueueItem.queue == queue)
     count = select(func.count()).select_from(QueueItem).where(QueueItem.queue == queue)
     if status:

@@ -13,7 +13,7 @@ from api.main import create_app
 from models.db import get_engine
 from models.tables import Conversation, ConversationStatus
 from pipeline.jobs import requeue_in_flight
-from tests.api.conftest import make_settings
+from tests.api.conftest import make_key, make_settings
 
 
 def upload(client: TestClient, path: Path, **form: str):
@@ -107,6 +107,7 @@ def test_invalid_options_are_refused(client, samples_dir):
 def test_restart_resumes_work_that_was_in_flight(tmp_path, samples_dir):
     settings = make_settings(tmp_path / "var")
     with TestClient(create_app(settings, start_worker=False)) as client:
+        client.headers["X-API-Key"] = key = make_key(settings, "admin")
         conversation_id = upload(client, samples_dir / "chats" / "fa_churn.txt").json()["id"]
     engine = get_engine(settings.database_url)
     with Session(engine) as session:  # the process died while analyzing
@@ -116,6 +117,7 @@ def test_restart_resumes_work_that_was_in_flight(tmp_path, samples_dir):
         session.commit()
         assert requeue_in_flight(session) == 1
     with TestClient(create_app(settings, start_worker=True)) as client:
+        client.headers["X-API-Key"] = key
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             status = client.get(f"/v1/conversations/{conversation_id}").json()["status"]
@@ -123,7 +125,9 @@ def test_restart_resumes_work_that_was_in_flight(tmp_path, samples_dir):
                 break
             time.sleep(0.2)
         assert status == "routed"
-        assert client.get("/v1/queues/cs/items").json()["total"] == 1
+        items = client.get("/v1/queues/cs/items").json()["items"]
+        assert "churn_risk" in {item["kind"] for item in items}
+        assert all(item["conversation_id"] == conversation_id for item in items)
 
 
 def test_healthz_and_openapi(client):

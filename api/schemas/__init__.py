@@ -62,6 +62,7 @@ class RoutePublic(BaseModel):
     priority: str = Field(examples=["high"])
     insights: list[int]
     rules: list[str] = Field(default_factory=list)
+    queue_items: list[int] = Field(default_factory=list)
 
 
 class SourcePublic(BaseModel):
@@ -92,6 +93,18 @@ class ConversationPublic(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
+class ConversationStatusPublic(BaseModel):
+    id: str
+    status: str = Field(examples=["analyzing"])
+    channel: str
+    filename: str
+    sha256: str
+    attempts: int
+    error: ErrorInfo | None = None
+    created_at: str
+    updated_at: str
+
+
 class ConversationAccepted(BaseModel):
     id: str
     status: str
@@ -99,18 +112,33 @@ class ConversationAccepted(BaseModel):
     url: str
 
 
+class QueueItemInsightPublic(InsightPublic):
+    id: int
+    conversation_id: str
+
+
 class QueueItemPublic(BaseModel):
     id: int
-    queue: str
-    priority: str
-    status: str
+    queue: str = Field(examples=["cs"])
+    kind: str = Field(examples=["churn_risk"])
+    priority: str = Field(examples=["high"])
+    status: str = Field(examples=["open"])
+    assignee: str | None = None
     conversation_id: str
+    conversation_ids: list[str]
     account: str | None = None
+    account_id: str | None = None
     channel: str
     language: str
+    category: str | None = None
+    rule: str
     top_score: float
+    sla_hours: float | None = None
+    due_at: str | None = None
+    overdue: bool
     created_at: str
-    insights: list[InsightPublic]
+    updated_at: str
+    insights: list[QueueItemInsightPublic]
 
 
 class QueueItemsPage(BaseModel):

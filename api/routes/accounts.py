@@ -1,0 +1,7 @@
+"""Accounts endpoints (/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["accounts"])

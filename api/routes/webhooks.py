@@ -1,0 +1,7 @@
+"""Webhooks endpoints (/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["webhooks"])

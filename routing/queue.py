@@ -1,0 +1,148 @@
+"""Decisions to queue items in the database: open, attach within the dedupe window, emit events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.tables import (
+    Account,
+    Conversation,
+    Insight,
+    QueueItem,
+    QueueItemEvent,
+    QueueItemInsight,
+    QueueItemStatus,
+    utcnow,
+)
+from routing.engine import PRIORITIES, Context, Decision, RuleSet
+from routing.events import emit
+
+SYSTEM_ACTOR = "hamsu"
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything Hamsu stores is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def context_for(session: Session, conversation: Conversation) -> Context:
+    account = session.get(Account, conversation.account_id) if conversation.account_id else None
+    return Context(channel=conversation.channel, tier=account.tier if account else "none")
+
+
+def item_payload(session: Session, item: QueueItem) -> dict[str, Any]:
+    """The queue item as webhook payloads carry it."""
+    account = session.get(Account, item.account_id) if item.account_id else None
+    insight_ids = session.exec(
+        select(QueueItemInsight.insight_id).where(QueueItemInsight.item_id == item.id)
+    ).all()
+    insights = session.exec(select(Insight).where(col(Insight.id).in_(insight_ids))).all()
+    return {
+        "id": item.id,
+        "queue": item.queue,
+        "kind": item.kind,
+        "priority": item.priority,
+        "status": item.status,
+        "assignee": item.assignee,
+        "account": {"id": account.id, "name": account.name} if account else None,
+        "conversation_id": item.conversation_id,
+        "due_at": item.due_at.isoformat() if item.due_at else None,
+        "insights": [
+            {
+                "id": i.id,
+                "conversation_id": i.conversation_id,
+                "kind": i.kind,
+                "score": i.score,
+                "quote": i.quote,
+                "speaker": i.speaker,
+                "start": i.start,
+                "category": i.category,
+            }
+            for i in insights
+        ],
+    }
+
+
+def _open_item(
+    session: Session, conversation: Conversation, decision: Decision, window_hours: float
+) -> QueueItem | None:
+    query = select(QueueItem).where(
+        QueueItem.queue == decision.queue,
+        QueueItem.kind == decision.kind,
+        col(QueueItem.status).in_(QueueItemStatus.ACTIVE),
+        col(QueueItem.created_at) >= utcnow() - timedelta(hours=window_hours),
+    )
+    if conversation.account_id:
+        query = query.where(QueueItem.account_id == conversation.account_id)
+    else:  # no account known: an item never spans conversations
+        query = query.where(QueueItem.conversation_id == conversation.id)
+    return session.exec(query.order_by(col(QueueItem.created_at))).first()
+
+
+def route_insights(
+    session: Session, conversation: Conversation, insights: Sequence[Insight], rules: RuleSet
+) -> list[QueueItem]:
+    """Attach each routed insight to its open item or open one; the caller commits."""
+    context = context_for(session, conversation)
+    touched: dict[int, QueueItem] = {}
+    created: list[QueueItem] = []
+    for insight in insights:
+        decision = rules.decide(insight.model_dump(), context)
+        if decision is None:
+            continue
+        item = _open_item(session, conversation, decision, rules.dedupe_window_hours)
+        now = utcnow()
+        if item is None:
+            item = QueueItem(
+                queue=decision.queue,
+                kind=decision.kind,
+                conversation_id=conversation.id,
+                account_id=conversation.account_id,
+                priority=decision.priority,
+                rule=decision.rule,
+                top_score=insight.score,
+                category=insight.category,
+                language=insight.language,
+                channel=conversation.channel,
+                sla_hours=decision.sla_hours,
+                due_at=now + timedelta(hours=decision.sla_hours) if decision.sla_hours else None,
+            )
+            session.add(item)
+            session.flush()
+            session.add(
+                QueueItemEvent(
+                    item_id=item.id,
+                    actor=SYSTEM_ACTOR,
+                    action="created",
+                    data={"rule": decision.rule, "conversation_id": conversation.id},
+                )
+            )
+            created.append(item)
+        else:
+            session.add(
+                QueueItemEvent(
+                    item_id=item.id,
+                    actor=SYSTEM_ACTOR,
+                    action="attached",
+                    data={"insight_id": insight.id, "conversation_id": conversation.id},
+                )
+            )
+            if PRIORITIES.index(decision.priority) < PRIORITIES.index(item.priority):
+                item.priority = decision.priority
+                if decision.sla_hours:  # a more urgent insight brings the due time forward
+                    due = now + timedelta(hours=decision.sla_hours)
+                    current = aware(item.due_at)
+                    item.due_at = min(due, current) if current else due
+            item.top_score = max(item.top_score, insight.score)
+            item.updated_at = now
+            session.add(item)
+        session.add(QueueItemInsight(item_id=item.id, insight_id=insight.id))  # type: ignore[arg-type]
+        touched[item.id] = item  # type: ignore[index]
+    session.flush()
+    for item in created:
+        emit(session, "queue_item.created", item_payload(session, item))
+    return list(touched.values())
