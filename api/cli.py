@@ -76,13 +76,10 @@ def _read_lines(stream: TextIO) -> Iterator[str]:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from nlp.analyzer import load_analyzer
+    from nlp.analyzer import analyzer_for
 
     settings = get_settings()
-    analyzer = load_analyzer(
-        settings.nlp.weights_dir and str(Path(settings.nlp.weights_dir) / "heads.pt"),
-        tuple(sorted(settings.nlp.thresholds.items())),
-    )
+    analyzer = analyzer_for(settings.nlp)
     stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
     for row in analyzer.classify_stream(_read_lines(stdin), batch=args.batch):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")

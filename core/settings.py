@@ -46,6 +46,20 @@ class EmailSettings(BaseModel):
     company_domains: list[str] = Field(default_factory=lambda: ["hamsu.example", "example.com"])
 
 
+class TransformersSettings(BaseModel):
+    # a saved model folder (works offline) or a hub name (needs network or a warm HF cache)
+    model: str = ""
+    # per-task model override, task -> folder or hub name
+    models: dict[str, str] = Field(default_factory=dict)
+    device: str = "cpu"
+    batch_size: int = 16
+    max_length: int = 256
+    # classifier models: task -> {model label: hamsu label}
+    label_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # zero-shot NLI: task -> {language: [one hypothesis per label]}
+    hypotheses: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+
+
 class NlpSettings(BaseModel):
     # per-label decision thresholds on calibrated probabilities
     thresholds: dict[str, float] = Field(
@@ -60,6 +74,10 @@ class NlpSettings(BaseModel):
     weights_dir: str = ""
     # replace phone numbers, emails, card numbers... in stored display text and API output
     redact_pii: bool = True
+    # task -> registered detector name (e.g. "hamsu.zero_shot_nli.v1"); others keep
+    # hamsu.<task>.v1, the heads trained by this project
+    detectors: dict[str, str] = Field(default_factory=dict)
+    transformers: TransformersSettings = TransformersSettings()
 
 
 class RoutingSettings(BaseModel):

@@ -7,6 +7,7 @@ best sentence, so the evidence is the sentence that carries the signal.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.detectors import Detector, create
+from core.settings import NlpSettings
+from nlp.detectors import Detector
 from nlp.embed import Embedder, get_embedder
 from nlp.features import Features, ngram_matrix
 from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
 from nlp.normalize import detect_language
 from nlp.sentences import Sentence, split_sentences
+from nlp.transformers_backend import TransformersConfig, create_detector
 from transcribe.types import Transcript, Turn
 
 # a turn this short is also scored whole, which catches signals spread over two sentences
@@ -169,7 +172,9 @@ class Analyzer:
         return units, probs
 
     def featurize(self, texts: Sequence[str]) -> Features:
-        return Features(self.embedder.embed(texts), ngram_matrix(texts, self.idf))
+        return Features(
+            self.embedder.embed(texts), ngram_matrix(texts, self.idf), texts=list(texts)
+        )
 
     def _sentiment(self, unit: _Units, probs: Mapping[str, np.ndarray]) -> SentimentScore:
         rows = probs["sentiment"][unit.rows]
@@ -265,11 +270,34 @@ DEFAULT_DETECTORS = {
 
 @lru_cache(maxsize=4)
 def load_analyzer(
-    weights_path: str = "", thresholds: tuple[tuple[str, float], ...] = ()
+    weights_path: str = "",
+    thresholds: tuple[tuple[str, float], ...] = (),
+    detectors: tuple[tuple[str, str], ...] = (),
+    transformers_json: str = "",
 ) -> Analyzer:
-    """Build the default analyzer once per process (weights and the embedder are shared)."""
+    """Build an analyzer once per process (weights and the embedder are shared).
+
+    Arguments are hashable for the cache: `detectors` maps tasks to registered detector names
+    (others keep `hamsu.<task>.v1`); `transformers_json` configures the transformers backends.
+    """
     bundle = HeadBundle.load(Path(weights_path) if weights_path else DEFAULT_WEIGHTS)
-    detectors = {task: create(name, bundle) for task, name in DEFAULT_DETECTORS.items()}
+    config = (
+        TransformersConfig.from_mapping(json.loads(transformers_json))
+        if transformers_json
+        else None
+    )
+    names = {**DEFAULT_DETECTORS, **dict(detectors)}
+    built = {task: create_detector(name, task, bundle, config) for task, name in names.items()}
     return Analyzer(
-        embedder=get_embedder(), idf=bundle.idf, detectors=detectors, thresholds=dict(thresholds)
+        embedder=get_embedder(), idf=bundle.idf, detectors=built, thresholds=dict(thresholds)
+    )
+
+
+def analyzer_for(settings: NlpSettings) -> Analyzer:
+    """The analyzer the settings describe: `hamsu classify`, `hamsu analyze` and the worker."""
+    return load_analyzer(
+        str(Path(settings.weights_dir) / "heads.pt") if settings.weights_dir else "",
+        tuple(sorted(settings.thresholds.items())),
+        tuple(sorted(settings.detectors.items())),
+        settings.transformers.model_dump_json() if settings.transformers.model else "",
     )

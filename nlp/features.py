@@ -74,4 +74,5 @@ class Features:
 
     def rows(self, index: np.ndarray | Sequence[int]) -> Features:
         index = np.asarray(index)
-        return Features(self.embeddings[index], self.ngrams[index])
+        texts = None if self.texts is None else [self.texts[i] for i in index]
+        return Features(self.embeddings[index], self.ngrams[index], texts)

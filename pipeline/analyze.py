@@ -13,7 +13,7 @@ from typing import Any
 
 from core.errors import ErrorCode, HamsuError
 from core.settings import Settings
-from nlp.analyzer import Analysis, load_analyzer
+from nlp.analyzer import Analysis, analyzer_for
 from nlp.normalize import detect_language
 from nlp.pii import find_pii, redact
 from routing.engine import Route, load_rules
@@ -128,10 +128,7 @@ def run(
         raise HamsuError(ErrorCode.EMPTY_TRANSCRIPT, f"{name}: no words found to analyze")
     if progress:
         progress("analyzing", 0.0)
-    analyzer = load_analyzer(
-        settings.nlp.weights_dir and str(Path(settings.nlp.weights_dir) / "heads.pt"),
-        tuple(sorted(settings.nlp.thresholds.items())),
-    )
+    analyzer = analyzer_for(settings.nlp)
     analysis = analyzer.analyze(transcript)
     insights = [asdict(i) for i in analysis.insights]
     routes = load_rules(settings.routing.rules_path).route(insights)
