@@ -30,6 +30,9 @@ test: install
 train: install
 	$(BIN)/python -m training.train --data $(DATA)
 
+eval: install
+	$(BIN)/python -m training.evaluate --data $(DATA)
+
 bench: install
 	$(BIN)/python bench/speed.py $(DATA)
 	$(BIN)/python bench/classify.py

@@ -22,6 +22,7 @@ from pipeline.analyze import AnalyzeOptions
 from pipeline.jobs import submit
 from pipeline.store import store_original
 from pipeline.worker import Worker
+from routing.webhooks import WebhookSender
 
 log = logging.getLogger("hamsu")
 SAMPLE_SUFFIXES = {
@@ -86,7 +87,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
             ingest_samples(settings)
         if start_worker:
             app.state.worker.start()
+            app.state.webhook_sender.start()
         yield
+        app.state.webhook_sender.stop()
         app.state.worker.stop()
 
     app = FastAPI(
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     )
     app.state.settings = settings
     app.state.worker = Worker(settings)
+    app.state.webhook_sender = WebhookSender(settings)
 
     @app.exception_handler(HamsuError)
     async def hamsu_error(_request: Request, exc: HamsuError) -> JSONResponse:

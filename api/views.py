@@ -109,11 +109,15 @@ def conversation_view(session: Session, conv: Conversation) -> dict[str, Any]:
 
 
 def queue_item_view(session: Session, item: QueueItem) -> dict[str, Any]:
+    from routing.workflow import effective_kind, latest_reviews, review_brief
+
     insight_ids = select(QueueItemInsight.insight_id).where(QueueItemInsight.item_id == item.id)
     insights = session.exec(
         select(Insight).where(col(Insight.id).in_(insight_ids)).order_by(col(Insight.score).desc())
     ).all()
+    reviews = latest_reviews(session, (i.id for i in insights if i.id is not None))
     due_at = aware(item.due_at)
+    closed_at = aware(item.closed_at)
     return {
         "id": item.id,
         "queue": item.queue,
@@ -135,7 +139,15 @@ def queue_item_view(session: Session, item: QueueItem) -> dict[str, Any]:
         "overdue": bool(due_at and item.status in QueueItemStatus.ACTIVE and due_at < utcnow()),
         "created_at": item.created_at.isoformat(),
         "updated_at": item.updated_at.isoformat(),
+        "closed_at": closed_at.isoformat() if closed_at else None,
         "insights": [
-            {"id": i.id, "conversation_id": i.conversation_id, **insight_view(i)} for i in insights
+            {
+                "id": i.id,
+                "conversation_id": i.conversation_id,
+                **insight_view(i),
+                "review": review_brief(reviews.get(i.id)),  # type: ignore[arg-type]
+                "effective_kind": effective_kind(i, reviews.get(i.id)),  # type: ignore[arg-type]
+            }
+            for i in insights
         ],
     }

@@ -1,4 +1,5 @@
-"""Engine and sessions. SQLite by default (WAL, so the API reads while the worker writes)."""
+"""Engine and sessions. SQLite by default (WAL, so the API reads while the worker writes); the
+schema comes from the Alembic migrations, applied when the engine is first made."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from models.migrate import upgrade
 
 
 @lru_cache(maxsize=4)
@@ -28,7 +29,7 @@ def get_engine(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    upgrade(engine)
     return engine
 
 

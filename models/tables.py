@@ -43,6 +43,8 @@ class Account(SQLModel, table=True):
 class Conversation(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True)
     account_id: str | None = Field(default=None, foreign_key="account.id", index=True)
+    # the caller's phone number given at upload, normalized (digits with the country code)
+    caller_phone: str | None = None
     # the file as uploaded: name, hash, where the untouched original is stored
     filename: str
     sha256: str = Field(index=True, unique=True)

@@ -108,7 +108,11 @@ class Analyzer:
             row: dict[str, object] = {
                 "text": text,
                 "language": detect_language(text),
-                "sentiment": {"label": sentiment.label, "score": sentiment.score},
+                "sentiment": {
+                    "label": sentiment.label,
+                    "score": sentiment.score,
+                    "polarity": sentiment.polarity,
+                },
             }
             for task in BINARY_TASKS:
                 row[task] = (

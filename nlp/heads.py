@@ -41,6 +41,10 @@ class Head(nn.Module):
     scaling), so `probabilities` returns calibrated probabilities.
     """
 
+    # buffers, declared for type checkers
+    temperature: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(self, dim: int, n_out: int, hidden: int = 256, dropout: float = 0.2) -> None:
         super().__init__()
         self.net = nn.Sequential(

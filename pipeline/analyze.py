@@ -34,6 +34,10 @@ class AnalyzeOptions:
     # stereo calls: 0 = left, 1 = right carries the agent; None uses the setting
     agent_channel: int | None = None
     account: str | None = None
+    # an Account.id or Account.external_id to link the conversation to (wins over `account`)
+    account_id: str | None = None
+    # the caller's phone number as given at upload; matched against Account.phones
+    phone: str | None = None
 
 
 @dataclass

@@ -29,7 +29,7 @@ from models.tables import (
     Turn,
     utcnow,
 )
-from pipeline.accounts import link_account
+from pipeline.accounts import link_account, link_chat_file, resolve_upload_account, upload_phone
 from pipeline.analyze import (
     AnalyzeOptions,
     Result,
@@ -46,17 +46,6 @@ log = logging.getLogger("hamsu.jobs")
 MAX_ATTEMPTS = 3
 
 
-def get_or_create_account(session: Session, name: str | None) -> Account | None:
-    if not name:
-        return None
-    account = session.exec(select(Account).where(Account.name == name)).first()
-    if account is None:
-        account = Account(name=name)
-        session.add(account)
-        session.flush()
-    return account
-
-
 def submit(
     session: Session,
     *,
@@ -68,14 +57,25 @@ def submit(
 
     Files that cannot be any channel fail here, so the uploader hears it at once; the row is kept,
     marked failed with the reason.
+
+    The account: `options.account_id` (an id or external id; unknown → NOT_FOUND), else
+    `options.account` (a name, created if new), else the caller's `options.phone` registered on
+    an account; for JSON chats still without one, the customer's email domain and then phone
+    numbers in the chat's metadata. Emails and calls left without one are linked by email
+    domain once parsed (`save_result`).
     """
+    phone = upload_phone(options.phone)
+    # an unknown explicit account is refused even for a file uploaded before
+    explicit = resolve_upload_account(session, account_id=options.account_id, name=None, phone=None)
     existing = session.exec(
         select(Conversation).where(Conversation.sha256 == stored.sha256)
     ).first()
     if existing is not None:
         return existing, False
     check_options(options)
-    account = get_or_create_account(session, options.account)
+    account = explicit or resolve_upload_account(
+        session, account_id=None, name=options.account, phone=phone
+    )
     conversation = Conversation(
         filename=filename,
         sha256=stored.sha256,
@@ -84,11 +84,15 @@ def submit(
         requested_language=options.language or "auto",
         agent_channel=options.agent_channel,
         account_id=account.id if account else None,
+        caller_phone=phone,
     )
     try:
         conversation.channel = options.channel or detect_channel(stored.path, filename)
     except HamsuError as exc:
         _mark_failed(conversation, exc)
+    if account is None and conversation.channel == "chat":
+        account = link_chat_file(session, stored.path, filename)
+        conversation.account_id = account.id if account else None
     session.add(conversation)
     session.commit()
     session.refresh(conversation)
@@ -182,8 +186,11 @@ def process(session: Session, conversation_id: str, settings: Settings) -> Conve
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    """Times without a zone (chat clocks) are taken as UTC; the database stores UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    """UTC for the database: zoned times are converted, times without a zone (chat clocks) are
+    taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _after_failure(session: Session, conversation_id: str, exc: HamsuError, *, retry: bool) -> None:

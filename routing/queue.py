@@ -115,7 +115,7 @@ def route_insights(
             session.flush()
             session.add(
                 QueueItemEvent(
-                    item_id=item.id,
+                    item_id=item.id,  # type: ignore[arg-type]
                     actor=SYSTEM_ACTOR,
                     action="created",
                     data={"rule": decision.rule, "conversation_id": conversation.id},
@@ -125,7 +125,7 @@ def route_insights(
         else:
             session.add(
                 QueueItemEvent(
-                    item_id=item.id,
+                    item_id=item.id,  # type: ignore[arg-type]
                     actor=SYSTEM_ACTOR,
                     action="attached",
                     data={"insight_id": insight.id, "conversation_id": conversation.id},

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
 from api.auth import QUEUE_ACCESS
-from api.deps import AdminKey, SessionDep, SettingsDep, WorkerDep, require_roles
+from api.deps import AdminKey, CurrentKey, SessionDep, SettingsDep, WorkerDep, require_roles
 from api.schemas import (
     ConversationAccepted,
     ConversationPublic,
@@ -83,6 +83,21 @@ def upload_conversation(
     worker: WorkerDep,
     file: Annotated[UploadFile, File(description="audio, .eml, chat .json or .txt")],
     account: Annotated[str | None, Form(description="account name; created if new")] = None,
+    account_id: Annotated[
+        str | None,
+        Form(
+            description="link to this account: its id or external (CRM) id; wins over `account`",
+            examples=["CRM-10442"],
+        ),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Form(
+            description="the caller's phone number (09…, +98…, +44…); links the conversation to "
+            "the account that registered it when no account is named",
+            examples=["+98 912 123 4567"],
+        ),
+    ] = None,
     language: Annotated[Literal["auto", "fa", "en"], Form()] = "auto",
     channel: Annotated[Literal["call", "email", "chat"] | None, Form()] = None,
     agent_channel: Annotated[
@@ -103,6 +118,8 @@ def upload_conversation(
         channel=channel,
         agent_channel=agent_channel,
         account=account,
+        account_id=account_id,
+        phone=phone,
     )
     conversation, created = submit(session, stored=stored, filename=filename, options=options)
     if created and conversation.status == ConversationStatus.FAILED:
@@ -121,13 +138,27 @@ def upload_conversation(
 
 
 @router.get(
-    "/{conversation_id}", response_model=ConversationPublic, responses={404: {"model": ErrorBody}}
+    "/{conversation_id}",
+    response_model=ConversationPublic,
+    responses=ERRORS,
+    summary="The analysis: turns, insights with evidence, sentiment, routes",
 )
-def get_conversation(conversation_id: str, session: SessionDep) -> Any:
+def get_conversation(conversation_id: str, session: SessionDep, key: CurrentKey) -> Any:
+    """Admins read every conversation; csm and sales those behind their queues' items."""
+    return conversation_view(session, get_readable(session, key, conversation_id))
+
+
+@router.get(
+    "/{conversation_id}/status",
+    response_model=ConversationStatusPublic,
+    responses=ERRORS,
+    summary="Processing status only (every role, uploaders included)",
+)
+def get_conversation_status(conversation_id: str, session: SessionDep, key: CurrentKey) -> Any:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
-    return conversation_view(session, conversation)
+    return status_view(conversation)
 
 
 @router.get(

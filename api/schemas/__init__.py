@@ -112,36 +112,9 @@ class ConversationAccepted(BaseModel):
     url: str
 
 
-class QueueItemInsightPublic(InsightPublic):
-    id: int
-    conversation_id: str
-
-
-class QueueItemPublic(BaseModel):
-    id: int
-    queue: str = Field(examples=["cs"])
-    kind: str = Field(examples=["churn_risk"])
-    priority: str = Field(examples=["high"])
-    status: str = Field(examples=["open"])
-    assignee: str | None = None
-    conversation_id: str
-    conversation_ids: list[str]
-    account: str | None = None
-    account_id: str | None = None
-    channel: str
-    language: str
-    category: str | None = None
-    rule: str
-    top_score: float
-    sla_hours: float | None = None
-    due_at: str | None = None
-    overdue: bool
-    created_at: str
-    updated_at: str
-    insights: list[QueueItemInsightPublic]
-
-
-class QueueItemsPage(BaseModel):
-    queue: str
-    items: list[QueueItemPublic]
-    total: int
+# queue items live in api/schemas/queues.py; imported last (that module imports from this one)
+from api.schemas.queues import (  # noqa: E402
+    QueueItemInsightPublic as QueueItemInsightPublic,
+)
+from api.schemas.queues import QueueItemPublic as QueueItemPublic  # noqa: E402
+from api.schemas.queues import QueueItemsPage as QueueItemsPage  # noqa: E402
