@@ -56,7 +56,7 @@ def ingest_samples(settings: Settings) -> int:
                 stored = store_original(
                     fh, path.name, settings.storage.data_dir, settings.storage.max_upload_mb << 20
                 )
-            account = "Sample " + path.stem.split("_")[0].upper()
+            account = f"Sample {path.stem}"  # one account per sample: nothing merges across them
             with suppress(HamsuError):
                 submit(
                     session,

@@ -6,12 +6,13 @@ from fastapi import APIRouter
 from sqlmodel import func, select
 
 from api.deps import SessionDep
+from api.schemas import Health
 from models.tables import Conversation
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 def healthz(session: SessionDep) -> dict[str, Any]:
     """Liveness plus how much work is waiting, by status."""
     rows = session.exec(

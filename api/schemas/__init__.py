@@ -106,10 +106,19 @@ class ConversationStatusPublic(BaseModel):
 
 
 class ConversationAccepted(BaseModel):
-    id: str
-    status: str
-    duplicate: bool = Field(description="true when the same file was uploaded before")
-    url: str
+    id: str = Field(examples=["3f9c2e7a1b8d4c6e9a0f5b2d7c1e4a68"])
+    status: str = Field(examples=["queued"])
+    duplicate: bool = Field(
+        description="true when the same file was uploaded before", examples=[False]
+    )
+    url: str = Field(examples=["/v1/conversations/3f9c2e7a1b8d4c6e9a0f5b2d7c1e4a68"])
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    conversations: dict[str, int] = Field(
+        description="conversations per status", examples=[{"routed": 41, "queued": 2}]
+    )
 
 
 # queue items live in api/schemas/queues.py; imported last (that module imports from this one)
