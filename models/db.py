@@ -1,15 +1,14 @@
-"""Engine and sessions. SQLite by default (WAL, so the API reads while the worker writes); the
+"""The database engine. SQLite by default (WAL, so the API reads while the worker writes); the
 schema comes from the Alembic migrations, applied when the engine is first made."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
 
 from models.migrate import upgrade
 
@@ -31,8 +30,3 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     upgrade(engine)
     return engine
-
-
-def session_scope(url: str) -> Iterator[Session]:
-    with Session(get_engine(url)) as session:
-        yield session

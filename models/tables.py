@@ -25,7 +25,6 @@ class ConversationStatus:
     ANALYZING = "analyzing"
     ROUTED = "routed"
     FAILED = "failed"
-    IN_FLIGHT = (QUEUED, TRANSCRIBING, ANALYZING)
 
 
 class Account(SQLModel, table=True):

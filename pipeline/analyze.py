@@ -200,12 +200,16 @@ def result_json(
             for i, turn in enumerate(transcript.turns)
         ],
         "insights": [insight_json(asdict(insight)) for insight in analysis.insights],
-        "sentiment": {
-            role: {part: asdict(score) for part, score in parts.items()}
-            for role, parts in analysis.sentiment.items()
-        },
+        "sentiment": sentiment_json(analysis),
         "routes": [route_json(route) for route in result.routes],
-        "meta": _jsonable(transcript.meta),
+        "meta": jsonable_meta(transcript.meta),
+    }
+
+
+def sentiment_json(analysis: Analysis) -> dict[str, Any]:
+    return {
+        role: {part: asdict(score) for part, score in parts.items()}
+        for role, parts in analysis.sentiment.items()
     }
 
 
@@ -227,7 +231,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _jsonable(meta: dict[str, object]) -> dict[str, Any]:
+def jsonable_meta(meta: dict[str, object]) -> dict[str, Any]:
+    """Channel facts as JSON: plain values kept, anything else as its string."""
     return {
         k: (v if isinstance(v, str | int | float | bool | type(None) | list | dict) else str(v))
         for k, v in meta.items()

@@ -35,8 +35,10 @@ from pipeline.analyze import (
     Result,
     check_options,
     detect_channel,
+    jsonable_meta,
     route_json,
     run,
+    sentiment_json,
 )
 from pipeline.store import StoredFile
 from routing.engine import load_rules
@@ -281,14 +283,8 @@ def save_result(
     items = route_insights(session, conversation, rows, rules)
     routes = rules.route([r.model_dump() for r in rows], context_for(session, conversation))
     conversation.details = {
-        "meta": {
-            k: v if isinstance(v, str | int | float | bool | None) else str(v)
-            for k, v in transcript.meta.items()
-        },
-        "sentiment": {
-            role: {part: asdict(s) for part, s in parts.items()}
-            for role, parts in analysis.sentiment.items()
-        },
+        "meta": jsonable_meta(transcript.meta),
+        "sentiment": sentiment_json(analysis),
         "routes": [
             {
                 **route_json(route),
