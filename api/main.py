@@ -9,11 +9,14 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import bootstrap_admin_key
 from api.routes import accounts, conversations, health, queues, reviews, webhooks
+from api.ui import STATIC_DIR
+from api.ui import routes as ui
 from core.errors import ErrorCode, HamsuError
 from core.settings import Settings, get_settings
 from models.db import get_engine
@@ -131,4 +134,6 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     app.include_router(reviews.router)
     app.include_router(accounts.router)
     app.include_router(webhooks.router)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import mimetypes
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import Session, col, select
 
 from api.auth import QUEUE_ACCESS
@@ -159,6 +161,29 @@ def get_conversation_status(conversation_id: str, session: SessionDep, key: Curr
     if conversation is None:
         raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
     return status_view(conversation)
+
+
+@router.get(
+    "/{conversation_id}/audio",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "the call's original recording as uploaded; supports HTTP Range "
+            "requests (206), so players can seek",
+            "content": {"audio/*": {"example": "(binary audio)"}},
+        },
+        **ERRORS,
+    },
+    summary="A call's original audio, for players (same roles as the conversation)",
+)
+def get_conversation_audio(conversation_id: str, session: SessionDep, key: CurrentKey) -> Any:
+    """404 for emails and chats, which have no audio."""
+    conversation = get_readable(session, key, conversation_id)
+    path = Path(conversation.storage_path)
+    if conversation.channel != "call" or not path.is_file():
+        raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} has no audio")
+    media_type = mimetypes.guess_type(conversation.filename)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, content_disposition_type="inline")
 
 
 @router.get(

@@ -65,6 +65,7 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/conversations/{cs_conversation}", None, {"csm"}),
     ("GET", "/v1/conversations/{sales_conversation}", None, {"sales"}),
     ("GET", "/v1/conversations/{cs_conversation}/status", None, EVERYONE),
+    ("GET", "/v1/conversations/{cs_conversation}/audio", None, {"csm"}),
     ("GET", "/v1/queues/cs/items", None, {"csm"}),
     ("GET", "/v1/queues/sales/items", None, {"sales"}),
     ("GET", "/v1/queue-items/{item}", None, {"csm"}),
