@@ -27,6 +27,8 @@ from transcribe.types import Transcript, Turn
 
 # a turn this short is also scored whole, which catches signals spread over two sentences
 WHOLE_TURN_MAX_WORDS = 60
+# a sentence needs this many words to be scored as evidence on its own
+MIN_EVIDENCE_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,15 @@ class _Units:
     has_whole: bool
     rows: slice
 
+    def evidence_scores(self, task_probs: np.ndarray) -> np.ndarray:
+        """The unit's scores for one binary task, with greetings and other fragments too short to
+        be evidence on their own ("سلام.", "ok") zeroed, unless the text is nothing else."""
+        scores = task_probs[self.rows].copy()
+        short = [len(s.text.split()) < MIN_EVIDENCE_WORDS for s in self.sentences]
+        if not all(short):
+            scores[: len(self.sentences)][np.array(short, dtype=bool)] = 0.0
+        return scores
+
 
 class Analyzer:
     def __init__(
@@ -115,11 +126,8 @@ class Analyzer:
                 },
             }
             for task in BINARY_TASKS:
-                row[task] = (
-                    round(float(probs[task][unit.rows].max()), 4)
-                    if unit.rows.stop > unit.rows.start
-                    else 0.0
-                )
+                scores = unit.evidence_scores(probs[task])
+                row[task] = round(float(scores.max()), 4) if len(scores) else 0.0
             results.append(row)
         return results
 
@@ -196,7 +204,7 @@ class Analyzer:
         probs: Mapping[str, np.ndarray],
         language: str,
     ) -> Insight | None:
-        scores = probs[task][unit.rows]
+        scores = unit.evidence_scores(probs[task])
         threshold = self.thresholds.get(task, 0.5)
         score = float(scores.max())
         if score < threshold:

@@ -91,3 +91,17 @@ def test_quote_is_the_sentence_that_carries_the_signal(analyzer):
     assert complaint.category is not None
     assert complaint.detector == "hamsu.complaint.v1"
     assert complaint.explanation["probabilities"]
+
+
+def test_greetings_are_not_evidence_on_their_own():
+    import numpy as np
+
+    from nlp.analyzer import _Units
+    from nlp.sentences import split_sentences
+
+    text = "سلام. از دیروز اینترنت من قطع است و کسی جواب نمی‌دهد"
+    unit = _Units(split_sentences(text), has_whole=True, rows=slice(0, 3))
+    scores = unit.evidence_scores(np.array([0.9, 0.2, 0.4]))
+    assert scores.tolist() == [0.0, 0.2, 0.4]  # "سلام." alone scores nothing; the turn still does
+    alone = _Units(split_sentences("سلام."), has_whole=False, rows=slice(0, 1))
+    assert alone.evidence_scores(np.array([0.7])).tolist() == [0.7]
