@@ -216,8 +216,22 @@ def _model_labels(config: PretrainedConfig) -> list[str]:
     return [id2label.get(i, f"LABEL_{i}") for i in range(n)]
 
 
+class _TransformersDetector:
+    """What both backends share: the task, the model and how it is run."""
+
+    def __init__(
+        self, kind: str, model: str, device: str, batch_size: int, max_length: int
+    ) -> None:
+        self.kind = kind
+        self.labels = _labels(kind)
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self.max_length = max_length
+
+
 # ---- a fine-tuned sequence classifier ---------------------------------------------------------
-class TransformersClassifierDetector:
+class TransformersClassifierDetector(_TransformersDetector):
     """Any sequence-classification model, its labels mapped onto the task's labels.
 
     `label_map` maps model labels (case-insensitive) to Hamsu labels. For a binary task the score
@@ -239,12 +253,7 @@ class TransformersClassifierDetector:
         batch_size: int = 16,
         max_length: int = 256,
     ) -> None:
-        self.kind = kind
-        self.labels = _labels(kind)
-        self.model = model
-        self.device = device
-        self.batch_size = batch_size
-        self.max_length = max_length
+        super().__init__(kind, model, device, batch_size, max_length)
         config = load_config(model)
         self.model_labels = _model_labels(config)
         # one logit, or independent labels: sigmoid per label instead of a softmax across them
@@ -347,7 +356,7 @@ def nli_indices(config: PretrainedConfig) -> tuple[int, int]:
     return entail, contra
 
 
-class ZeroShotNliDetector:
+class ZeroShotNliDetector(_TransformersDetector):
     """Zero-shot scores: does the text entail the task's hypothesis?
 
     Hypotheses come per language (`{"en": [...], "fa": [...]}`, one per task label); each text is
@@ -369,12 +378,7 @@ class ZeroShotNliDetector:
         batch_size: int = 16,
         max_length: int = 256,
     ) -> None:
-        self.kind = kind
-        self.labels = _labels(kind)
-        self.model = model
-        self.device = device
-        self.batch_size = batch_size
-        self.max_length = max_length
+        super().__init__(kind, model, device, batch_size, max_length)
         chosen = hypotheses if hypotheses is not None else DEFAULT_HYPOTHESES.get(kind)
         if not chosen or FALLBACK_LANGUAGE not in chosen:
             raise HamsuError(
