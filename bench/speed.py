@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.machine import machine_facts  # noqa: E402
 from core.settings import AsrSettings, get_settings  # noqa: E402
 from pipeline.analyze import run  # noqa: E402
 from transcribe.asr import FasterWhisperBackend  # noqa: E402
@@ -170,28 +170,10 @@ def _peak_rss_mb() -> float:
 
 
 def _machine(load_before: tuple[float, float, float]) -> dict[str, object]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in cpuinfo.read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            cpu,
-        )
     packages = ("faster-whisper", "ctranslate2", "av", "torch", "resemblyzer", "onnxruntime")
     return {
-        "cpu_model": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
+        **machine_facts(load_before),
         "packages": {name: metadata.version(name) for name in packages},
-        # other work on the machine slows the run down: keep the load next to the figures
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -26,7 +26,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,6 +36,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from core.machine import machine_facts
 from core.settings import get_settings
 from nlp.analyzer import Analyzer, analyzer_for
 from nlp.embed import get_embedder
@@ -772,29 +772,9 @@ def format_table(report: Mapping[str, Any]) -> str:
 
 
 def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in cpuinfo.read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            cpu,
-        )
     import torch
 
-    return {
-        "cpu_model": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-    }
+    return {**machine_facts(load_before), "torch_threads": torch.get_num_threads()}
 
 
 def _model_info(analyzer: Analyzer) -> dict[str, Any]:
