@@ -17,7 +17,7 @@ import numpy as np
 
 from core.settings import NlpSettings
 from nlp.detectors import Detector
-from nlp.embed import Embedder, get_embedder
+from nlp.embed import Embedder, embedder_for
 from nlp.features import Features, ngram_matrix
 from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
 from nlp.normalize import detect_language
@@ -292,7 +292,8 @@ def load_analyzer(
     Arguments are hashable for the cache: `detectors` maps tasks to registered detector names
     (others keep `hamsu.<task>.v1`); `transformers_json` configures the transformers backends.
     """
-    bundle = HeadBundle.load(Path(weights_path) if weights_path else DEFAULT_WEIGHTS)
+    path = Path(weights_path) if weights_path else DEFAULT_WEIGHTS
+    bundle = HeadBundle.load(path)
     config = (
         TransformersConfig.from_mapping(json.loads(transformers_json))
         if transformers_json
@@ -301,7 +302,10 @@ def load_analyzer(
     names = {**DEFAULT_DETECTORS, **dict(detectors)}
     built = {task: create_detector(name, task, bundle, config) for task, name in names.items()}
     return Analyzer(
-        embedder=get_embedder(), idf=bundle.idf, detectors=built, thresholds=dict(thresholds)
+        embedder=embedder_for(bundle.embedder, path.parent),
+        idf=bundle.idf,
+        detectors=built,
+        thresholds=dict(thresholds),
     )
 
 

