@@ -28,7 +28,8 @@ test: install
 	$(BIN)/python -m pytest
 
 train: install
-	$(BIN)/python -m training.train --data $(DATA)
+	$(BIN)/python -m training.train --data $(DATA) --layers 0 --epochs 10 --out nlp/weights/heads_frozen.pt --no-card
+	$(BIN)/python -m training.train --data $(DATA) --companion heads_frozen.pt
 
 eval: install
 	$(BIN)/python -m training.evaluate --data $(DATA)

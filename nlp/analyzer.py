@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -96,6 +97,18 @@ class _Units:
         return scores
 
 
+@dataclass(frozen=True)
+class Companion:
+    """A second set of heads on another encoder whose probabilities are averaged with the main
+    ones for `tasks`: the fine-tuned encoder is sharper on text like its training rows, the
+    frozen one holds up better on phrasings it never saw; the average keeps most of both."""
+
+    embedder: Embedder
+    idf: np.ndarray
+    detectors: Mapping[str, Detector]
+    tasks: tuple[str, ...]
+
+
 class Analyzer:
     def __init__(
         self,
@@ -104,11 +117,13 @@ class Analyzer:
         idf: np.ndarray,
         detectors: Mapping[str, Detector],
         thresholds: Mapping[str, float],
+        companions: Sequence[Companion] = (),
     ) -> None:
         self.embedder = embedder
         self.idf = idf
         self.detectors = dict(detectors)
         self.thresholds = dict(thresholds)
+        self.companions = tuple(companions)
 
     # ---- plain texts (hamsu classify) -------------------------------------------------------
     def classify(self, texts: Sequence[str]) -> list[dict[str, object]]:
@@ -181,6 +196,16 @@ class Analyzer:
             units.append(_Units(sentences, has_whole, slice(first, len(unit_texts))))
         features = self.featurize(unit_texts)
         probs = {task: det.predict(features) for task, det in self.detectors.items()}
+        for companion in self.companions:
+            # a task switched to another backend (settings) is that backend's alone
+            tasks = [t for t in companion.tasks if self.detectors[t].name == DEFAULT_DETECTORS[t]]
+            if not tasks or not unit_texts:
+                continue
+            extra = Features(
+                companion.embedder.embed(unit_texts), ngram_matrix(unit_texts, companion.idf)
+            )
+            for task in tasks:
+                probs[task] = (probs[task] + companion.detectors[task].predict(extra)) / 2
         return units, probs
 
     def featurize(self, texts: Sequence[str]) -> Features:
@@ -301,11 +326,26 @@ def load_analyzer(
     )
     names = {**DEFAULT_DETECTORS, **dict(detectors)}
     built = {task: create_detector(name, task, bundle, config) for task, name in names.items()}
+    companions = []
+    specs = cast(list[dict[str, Any]], bundle.meta.get("companions") or [])
+    for spec in specs:
+        other = HeadBundle.load(path.parent / spec["file"])
+        companions.append(
+            Companion(
+                embedder=embedder_for(other.embedder, path.parent),
+                idf=other.idf,
+                detectors={
+                    t: create_detector(DEFAULT_DETECTORS[t], t, other) for t in spec["tasks"]
+                },
+                tasks=tuple(spec["tasks"]),
+            )
+        )
     return Analyzer(
         embedder=embedder_for(bundle.embedder, path.parent),
         idf=bundle.idf,
         detectors=built,
         thresholds=dict(thresholds),
+        companions=companions,
     )
 
 

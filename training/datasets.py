@@ -17,6 +17,8 @@ from pathlib import Path
 from nlp.heads import BINARY_TASKS, COMPLAINT_CATEGORIES, SENTIMENT_LABELS
 
 OWN_DIR = Path(__file__).resolve().parent.parent / "labelled"
+# written later by other writers, for evaluation only: never trained or tuned on
+CHALLENGE_DIR = OWN_DIR / "challenge"
 DEV_SHARE = 0.2
 
 
@@ -147,24 +149,66 @@ def banking77(data: Path, negatives: int = 2500, seed: int = 13) -> Iterator[Exa
         )
 
 
-def nlupp_banking(data: Path) -> Iterator[Example]:
-    """NLU++ banking: leaving the bank is churn; asking for more/higher is expansion intent."""
+def _nlupp_rows(data: Path) -> Iterator[tuple[str, set[str]]]:
     for path in sorted((data / "en_intent_nlupp" / "banking").glob("fold*.json")):
         for row in json.loads(path.read_text(encoding="utf-8")):
-            intents = set(row.get("intents", []))
-            text = row["text"]
-            # the cancel intent also covers freezing a card, which is not leaving
-            leaving = "cancel_close_leave_freeze" in intents and "freeze" not in text.lower()
-            yield Example(
-                text=text,
-                lang="en",
-                source="nlupp",
-                split=stable_split(f"nlupp-{text}"),
-                binary={
-                    "churn_risk": int(leaving),
-                    "upsell": int("more_higher_after" in intents),
-                },
-            )
+            yield row["text"], set(row.get("intents", []))
+
+
+def nlupp_banking(data: Path) -> Iterator[Example]:
+    """NLU++ banking proxies, as `make eval` scores them: leaving the bank is churn; asking for
+    more/higher is expansion intent."""
+    for text, intents in _nlupp_rows(data):
+        # the cancel intent also covers freezing a card, which is not leaving
+        leaving = "cancel_close_leave_freeze" in intents and "freeze" not in text.lower()
+        yield Example(
+            text=text,
+            lang="en",
+            source="nlupp",
+            split=stable_split(f"nlupp-{text}"),
+            binary={
+                "churn_risk": int(leaving),
+                "upsell": int("more_higher_after" in intents),
+            },
+        )
+
+
+# NLU++ objects whose cancelling is routine business, not leaving: hard negatives for churn
+ROUTINE_CANCEL_OBJECTS = {
+    "direct_debit",
+    "standing_order",
+    "appointment",
+    "card",
+    "transfer_payment_deposit",
+    "lost_stolen",
+}
+
+
+def nlupp_training(data: Path) -> Iterator[Example]:
+    """NLU++ banking as training rows for churn only.
+
+    The proxy labels of `nlupp_banking` (kept for `make eval`) are too loose to learn from: its
+    cancel intent also covers stopping a direct debit or moving an appointment, and
+    `more_higher_after` marks comparisons ("how much more did I spend") rather than buying
+    intent. Here closing an account is churn, cancelling a routine object (or freezing anything)
+    is a hard negative,
+    other cancel rows ("close it") are left out, and upsell gets no label at all."""
+    for text, intents in _nlupp_rows(data):
+        if "cancel_close_leave_freeze" not in intents:
+            churn = 0
+        elif intents & ROUTINE_CANCEL_OBJECTS or "freeze" in text.lower():
+            churn = 0
+        elif "account" in intents:
+            churn = 1
+        else:
+            continue
+        yield Example(
+            text=text,
+            lang="en",
+            source="nlupp",
+            split=stable_split(f"nlupp-{text}"),
+            binary={"churn_risk": churn},
+        )
 
 
 def clinc_out_of_scope(data: Path, per_intent: int = 4, seed: int = 7) -> Iterator[Example]:
@@ -197,7 +241,7 @@ def all_examples(data: Path | None, extra: list[Path] | None = None) -> list[Exa
             parsinlu_sentiment,
             complaints,
             banking77,
-            nlupp_banking,
+            nlupp_training,
             clinc_out_of_scope,
         ):
             rows.extend(loader(data))

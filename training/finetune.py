@@ -3,8 +3,8 @@
 The frozen 4-bit encoder was the ceiling of the first models (Persian sentiment 0.80 binary F1).
 Training the whole network on 2 cores is too slow for `make train`, so the bottom layers stay
 frozen: their hidden states are computed once and kept in memory, and only the top
-`trainable_layers` plus one linear layer per task are trained. Each row contributes to the tasks
-its source labels (masked multi-task loss), with the class balancing of `training.train`.
+`trainable_layers` are trained, together with the task heads that ship. Each row contributes to
+the tasks its source labels (masked multi-task loss), with the class balancing of `training.train`.
 """
 
 from __future__ import annotations
@@ -15,23 +15,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
 from nlp.encoder import E5Encoder, Tokenizer, mean_pool
 from nlp.finetuned import MAX_TOKENS, EncoderPatch, encoder_input
-from nlp.heads import BINARY_TASKS, n_outputs
+from nlp.heads import BINARY_TASKS, Head, n_outputs
 
 
 @dataclass(frozen=True)
 class FinetuneOptions:
     # how many of the 12 layers are trained; the rest are frozen and run once
-    trainable_layers: int = 4
+    trainable_layers: int = 6
     # passes over the training rows
     epochs: int = 3
     # peak learning rate of the encoder layers (linear warm-up, then linear decay)
     lr: float = 8e-5
-    # the task layers start from zero knowledge and take a larger step
+    # the heads start from zero knowledge and take a larger step (their n-gram tables 10x more)
     head_lr: float = 2e-3
     # rows per step
     batch: int = 32
@@ -110,25 +111,38 @@ def pooled(
 def finetune(
     encoder: E5Encoder,
     states: Sequence[torch.Tensor],
+    ngrams: sp.csr_matrix,
     tasks: dict[str, TaskRows],
     options: FinetuneOptions,
     *,
     log_every: int = 100,
-) -> EncoderPatch:
-    """Train the top layers of `encoder` in place on the cached `states`; return them as a patch."""
+) -> tuple[EncoderPatch, dict[str, Head]]:
+    """Train the top layers of `encoder` in place together with one head per task, on the cached
+    `states` and the rows' n-gram matrix; return the trained layers as a patch, and the heads
+    (uncalibrated).
+
+    Heads trained jointly see the encoder's vectors as they evolve; heads fitted afterwards on the
+    training rows' final vectors would learn from rows the encoder already separates perfectly,
+    and come out overconfident and brittle on new text."""
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
     start = encoder.cfg.layers - options.trainable_layers
     top = encoder.layers[start:]
     top.requires_grad_(True)
     hidden = encoder.cfg.hidden
-    task_layers = nn.ModuleDict(
-        {task: nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden, n_outputs(task))) for task in tasks}
-    )
+    heads = {task: Head(hidden, n_outputs(task)) for task in tasks}
     opt = torch.optim.AdamW(
         [
             {"params": top.parameters(), "lr": options.lr},
-            {"params": task_layers.parameters(), "lr": options.head_lr},
+            {
+                "params": [p for h in heads.values() for p in h.net.parameters()],
+                "lr": options.head_lr,
+            },
+            # the n-gram tables are wide and sparse: a larger step, as in `fit_head`
+            {
+                "params": [p for h in heads.values() for p in h.ngrams.parameters()],
+                "lr": options.head_lr * 10,
+            },
         ],
         weight_decay=0.01,
     )
@@ -152,19 +166,21 @@ def finetune(
     }
     step, started, running = 0, time.time(), 0.0
     top.train()
-    task_layers.train()
+    for head in heads.values():
+        head.train()
     for epoch in range(options.epochs):
         for batch in _batches(lengths[index], options.batch, rng):
             picked = torch.from_numpy(index[batch])
             x, mask = _pad([states[int(r)] for r in picked])
-            # L2-normalised, then scaled so a linear layer gets useful logits from unit vectors
-            vectors = mean_pool(encoder.run_layers(x, mask, start), mask) * 10.0
+            vectors = mean_pool(encoder.run_layers(x, mask, start), mask)
+            batch_ngrams = ngrams[index[batch]]
             loss = torch.zeros(())
             for task, (has, target, weight) in tensors.items():
                 keep = has[picked]
                 if not keep.any():
                     continue
-                logits = task_layers[task](vectors[keep])
+                kept = keep.numpy()
+                logits = heads[task].logits(vectors[keep], batch_ngrams[kept])
                 y, w = target[picked][keep], weight[picked][keep]
                 if task in BINARY_TASKS:
                     per_row = nn.functional.binary_cross_entropy_with_logits(
@@ -189,4 +205,6 @@ def finetune(
                 )
     top.requires_grad_(False)
     encoder.eval()
-    return EncoderPatch.from_encoder(encoder, start)
+    for head in heads.values():
+        head.eval()
+    return EncoderPatch.from_encoder(encoder, start), heads

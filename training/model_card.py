@@ -12,7 +12,8 @@ SOURCES = {
     "parsinlu": "ParsiNLU sentiment food/movie (CC BY-NC-SA 4.0, non-commercial)",
     "complaints": "Preotiuc-Pietro et al. 2019 complaints (research data, no license stated)",
     "banking77": "BANKING77 train (CC BY 4.0): terminate_account vs sampled other intents",
-    "nlupp": "NLU++ banking (CC BY 4.0): leaving = churn, more_higher_after = expansion",
+    "nlupp": "NLU++ banking (CC BY 4.0): closing an account = churn, cancelling a payment, card or "
+    "appointment = not churn (its upsell proxy is scored by make eval, not trained on)",
     "clinc": "CLINC150 sampled intents + out-of-scope (CC BY 3.0): negatives",
     "reviews": "reviewer verdicts exported from Hamsu",
 }
@@ -46,6 +47,20 @@ def write_model_card(path: Path, version: str, embedder: str, meta: dict[str, An
         "- Reproduce: `make train` (fixed seeds; about "
         f"{meta.get('train_minutes', '?')} minutes on 2 CPU cores).",
         f"- Trained: {meta['trained_at']}.",
+        *(
+            [
+                "- Insight scores (complaint, unmet expectation, upsell, churn) are the mean of",
+                "  these heads and a companion set on the frozen encoder "
+                f"(`{meta['companions'][0]['file']}`, same",
+                "  data, heads trained for "
+                f"{(meta['companions'][0].get('finetune') or {}).get('epochs', '?')} epochs): "
+                "the fine-tuned encoder is sharper on",
+                "  text like its training rows, the frozen one holds up better on new phrasings",
+                "  (see `make eval`, challenge sets). Sentiment and category use these heads only.",
+            ]
+            if meta.get("companions")
+            else []
+        ),
         "",
         "## Training data and licenses",
         *[f"- `{key}`: {text}" for key, text in SOURCES.items()],

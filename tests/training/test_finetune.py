@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nlp.encoder import load_package_encoder
+from nlp.features import ngram_matrix
 from training.datasets import own_examples
 from training.finetune import FinetuneOptions, finetune, frozen_states, pooled
 from training.train import task_rows
@@ -25,7 +26,14 @@ def test_finetuning_separates_the_labels_it_is_trained_on():
     states = frozen_states(encoder, tokenizer, [ex.text for ex in chosen], start)
     before = pooled(encoder, states, start)
     frozen_bottom = encoder.layers[0].q.weight.clone()
-    patch = finetune(encoder, states, task_rows(chosen, "train"), options, log_every=10_000)
+    patch, heads = finetune(
+        encoder,
+        states,
+        ngram_matrix([ex.text for ex in chosen], None),
+        task_rows(chosen, "train"),
+        options,
+        log_every=10_000,
+    )
     after = pooled(encoder, states, start)
 
     assert patch.start == start and set(k.split(".")[0] for k in patch.stored) == {str(start)}
