@@ -49,14 +49,14 @@ def write_model_card(path: Path, version: str, embedder: str, meta: dict[str, An
         f"- Trained: {meta['trained_at']}.",
         *(
             [
-                "- Insight scores (complaint, unmet expectation, upsell, churn) are the mean of",
+                f"- Scores for {', '.join(meta['companions'][0]['tasks'])} are the mean of",
                 "  these heads and a companion set on the frozen encoder "
                 f"(`{meta['companions'][0]['file']}`, same",
                 "  data, heads trained for "
                 f"{(meta['companions'][0].get('finetune') or {}).get('epochs', '?')} epochs): "
                 "the fine-tuned encoder is sharper on",
                 "  text like its training rows, the frozen one holds up better on new phrasings",
-                "  (see `make eval`, challenge sets). Sentiment and category use these heads only.",
+                "  (see `make eval`, challenge sets). Other tasks use these heads only.",
             ]
             if meta.get("companions")
             else []

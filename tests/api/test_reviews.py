@@ -272,7 +272,7 @@ def test_a_kind_correction_moves_the_work_to_the_right_queue(world):
 def test_export_is_training_data(world, tmp_path):
     churn = world.item("cs", "churn_risk", "Tavana")["insights"]
     assert len(churn) >= 2
-    unmet = world.item("cs", "unmet_expectation", "BlueWave")["insights"][0]
+    unmet = world.item("cs", "unmet_expectation", "Pardakht")["insights"][0]
     dropped, complaint = world.item("cs", "complaint", "Pardakht")["insights"][:2]
     world.review(churn[0]["id"], "ana", verdict="confirm")
     world.review(churn[1]["id"], "ana", verdict="reject")

@@ -4,7 +4,7 @@ import pytest
 
 from nlp.analyzer import load_analyzer
 from nlp.features import Features, ngram_matrix
-from nlp.heads import BINARY_TASKS
+from training.train import COMPANION_TASKS
 from transcribe.types import Transcript, Turn
 
 
@@ -111,7 +111,7 @@ def test_greetings_are_not_evidence_on_their_own():
 
 def test_insight_scores_average_the_fine_tuned_and_frozen_heads(analyzer):
     (companion,) = analyzer.companions
-    assert companion.tasks == BINARY_TASKS
+    assert companion.tasks == COMPANION_TASKS
     assert companion.embedder.name != analyzer.embedder.name
     texts = [
         "we will not renew when the contract ends in March",
@@ -120,7 +120,7 @@ def test_insight_scores_average_the_fine_tuned_and_frozen_heads(analyzer):
     rows = analyzer.classify(texts)
     mine = analyzer.featurize(texts)
     theirs = Features(companion.embedder.embed(texts), ngram_matrix(texts, companion.idf))
-    for task in BINARY_TASKS:
+    for task in COMPANION_TASKS:
         expected = (
             analyzer.detectors[task].predict(mine) + companion.detectors[task].predict(theirs)
         ) / 2
