@@ -60,7 +60,7 @@ class E5SmallEmbedder:
 
 @lru_cache(maxsize=1)
 def get_embedder() -> Embedder:
-    """The frozen packaged encoder (heads trained before fine-tuning, and tests of it)."""
+    """The frozen packaged encoder, for heads trained on it (the companion heads)."""
     return E5SmallEmbedder()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -134,7 +135,7 @@ class Tokenizer:
         from tokenizers import Tokenizer as HFTokenizer
         from tokenizers import models
 
-        self.bos, self.eos, self.pad, self.unk = specials
+        self.bos, self.eos, self.pad_id, self.unk = specials
         self._norm = norm
         self._model = HFTokenizer(
             models.Unigram(list(zip(pieces, scores, strict=True)), unk_id=self.unk)
@@ -148,6 +149,16 @@ class Tokenizer:
     def encode(self, text: str, max_tokens: int) -> list[int]:
         ids = self._model.encode(self._prepare(text), add_special_tokens=False).ids
         return [self.bos, *ids[: max_tokens - 2], self.eos]
+
+    def pad(self, rows: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids padded to the longest row, and the mask of real tokens."""
+        longest = max(len(r) for r in rows)
+        tokens = torch.full((len(rows), longest), self.pad_id)
+        mask = torch.zeros(len(rows), longest, dtype=torch.bool)
+        for j, ids in enumerate(rows):
+            tokens[j, : len(ids)] = torch.tensor(ids)
+            mask[j, : len(ids)] = True
+        return tokens, mask
 
 
 class E5Encoder(nn.Module):

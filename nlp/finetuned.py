@@ -125,12 +125,7 @@ class FineTunedE5Embedder:
         with self._lock, torch.inference_mode():
             for start in range(0, len(order), self._batch_size):
                 rows = order[start : start + self._batch_size]
-                longest = max(len(ids[i]) for i in rows)
-                tokens = torch.full((len(rows), longest), self.tokenizer.pad)
-                mask = torch.zeros(len(rows), longest, dtype=torch.bool)
-                for j, i in enumerate(rows):
-                    tokens[j, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[j, : len(ids[i])] = True
+                tokens, mask = self.tokenizer.pad([ids[i] for i in rows])
                 vectors[rows] = mean_pool(self.encoder(tokens, mask), mask).numpy()
         return vectors
 

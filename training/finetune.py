@@ -81,12 +81,7 @@ def frozen_states(
     with torch.no_grad():
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
-            longest = max(len(ids[i]) for i in rows)
-            tok = torch.full((len(rows), longest), tokenizer.pad)
-            mask = torch.zeros(len(rows), longest, dtype=torch.bool)
-            for j, i in enumerate(rows):
-                tok[j, : len(ids[i])] = torch.tensor(ids[i])
-                mask[j, : len(ids[i])] = True
+            tok, mask = tokenizer.pad([ids[i] for i in rows])
             hidden = encoder.run_layers(encoder.embed_tokens(tok), mask, 0, stop)
             for j, i in enumerate(rows):
                 out[i] = hidden[j, : len(ids[i])].half()

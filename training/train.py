@@ -185,7 +185,7 @@ def task_rows(examples: Sequence[Example], split: str) -> dict[str, TaskRows]:
 
 def train(
     data: Path | None, extra: list[Path], out: Path, options: FinetuneOptions
-) -> tuple[str, dict[str, object]]:
+) -> dict[str, object]:
     set_seeds(SEED)
     examples = all_examples(data, extra)
     texts = [ex.text for ex in examples]
@@ -243,7 +243,7 @@ def train(
     }
     HeadBundle(embedder_name, encoder.cfg.hidden, VERSION, heads, idf, meta).save(out)
     print(f"\nwrote {out} ({out.stat().st_size // 1024} KiB)")
-    return embedder_name, meta
+    return meta
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     options = FinetuneOptions(trainable_layers=args.layers, epochs=args.epochs, seed=SEED)
-    _, meta = train(args.data, args.reviews, args.out, options)
+    meta = train(args.data, args.reviews, args.out, options)
     if args.companion:
         meta = attach_companion(args.out, args.companion)
     if not args.no_card:

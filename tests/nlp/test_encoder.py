@@ -28,10 +28,7 @@ def package():
 
 def _embed(package, texts: list[str]) -> np.ndarray:
     encoder, tokenizer = package
-    ids = [tokenizer.encode("query: " + t, MAX_TOKENS) for t in texts]
-    longest = max(map(len, ids))
-    tokens = torch.tensor([i + [tokenizer.pad] * (longest - len(i)) for i in ids])
-    mask = torch.tensor([[True] * len(i) + [False] * (longest - len(i)) for i in ids])
+    tokens, mask = tokenizer.pad([tokenizer.encode("query: " + t, MAX_TOKENS) for t in texts])
     with torch.no_grad():
         return mean_pool(encoder(tokens, mask), mask).numpy()
 
