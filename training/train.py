@@ -164,23 +164,26 @@ def _target(ex: Example, task: str) -> int:
     return ex.binary[task]
 
 
+def rows_for(examples: Sequence[Example], rows: Sequence[int], task: str) -> TaskRows:
+    """`task`'s labels on `rows` (all other rows masked out), with the loss weights of `fit_head`
+    (own rows count more; classes balanced)."""
+    mask = np.zeros(len(examples), dtype=bool)
+    mask[list(rows)] = True
+    target = np.zeros(len(examples), dtype=np.int64)
+    target[list(rows)] = [_target(examples[i], task) for i in rows]
+    weight = np.array([OWN_WEIGHT if ex.source.startswith("own") else 1.0 for ex in examples])
+    n_classes = len(TASK_LABELS[task]) if task not in BINARY_TASKS else 2
+    counts = np.bincount(target[list(rows)], minlength=n_classes).astype(np.float64)
+    balance = counts.sum() / np.maximum(counts, 1) / n_classes
+    return TaskRows(mask, target, np.where(mask, weight * balance[target], 0.0))
+
+
 def task_rows(examples: Sequence[Example], split: str) -> dict[str, TaskRows]:
-    """The labels of every task over all rows, masked to `split`, with the loss weights of
-    `fit_head` (own rows count more; classes balanced)."""
-    out = {}
-    for task in ("sentiment", "complaint_category", *BINARY_TASKS):
-        rows = _rows(examples, split, task)
-        mask = np.zeros(len(examples), dtype=bool)
-        mask[rows] = True
-        target = np.zeros(len(examples), dtype=np.int64)
-        target[rows] = [_target(examples[i], task) for i in rows]
-        weight = np.array([OWN_WEIGHT if ex.source.startswith("own") else 1.0 for ex in examples])
-        n_classes = len(TASK_LABELS[task]) if task not in BINARY_TASKS else 2
-        counts = np.bincount(target[rows], minlength=n_classes).astype(np.float64)
-        balance = counts.sum() / np.maximum(counts, 1) / n_classes
-        weight = np.where(mask, weight * balance[target], 0.0)
-        out[task] = TaskRows(mask, target, weight)
-    return out
+    """The labels of every task over all rows, masked to `split`."""
+    return {
+        task: rows_for(examples, _rows(examples, split, task), task)
+        for task in ("sentiment", "complaint_category", *BINARY_TASKS)
+    }
 
 
 def train(
