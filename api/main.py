@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -127,6 +128,20 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
         log.exception("unhandled error")
         body = HamsuError(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}")
         return JSONResponse(body.to_dict(), status_code=500)
+
+    @app.exception_handler(OperationalError)
+    async def database_error(request: Request, exc: OperationalError) -> JSONResponse:
+        if "database is locked" not in str(exc.orig):
+            return await unexpected(request, exc)
+        # another writer held SQLite past the busy timeout: nothing was written, the client retries
+        body = HamsuError(
+            ErrorCode.DATABASE_BUSY,
+            "the database was busy with another write and this change was not saved; "
+            "retry in a moment",
+        )
+        return JSONResponse(
+            body.to_dict(), status_code=body.http_status, headers={"Retry-After": "2"}
+        )
 
     app.include_router(health.router)
     app.include_router(conversations.router)

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     # configuration and runtime problems (HTTP 5xx)
     MODEL_UNAVAILABLE = "E101_model_unavailable"
     BAD_RULES = "E102_bad_routing_rules"
+    DATABASE_BUSY = "E103_database_busy"
     INTERNAL = "E199_internal"
 
 
@@ -50,6 +51,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_WEBHOOK_TARGET: 422,
     ErrorCode.MODEL_UNAVAILABLE: 503,
     ErrorCode.BAD_RULES: 500,
+    ErrorCode.DATABASE_BUSY: 503,
     ErrorCode.INTERNAL: 500,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -138,3 +139,27 @@ def test_healthz_and_openapi(client):
         "/v1/conversations/{conversation_id}",
         "/v1/queues/{queue}/items",
     } <= set(paths)
+
+
+def test_a_write_blocked_by_another_writer_gets_503_and_the_retry_succeeds(tmp_path, samples_dir):
+    db = tmp_path / "hamsu.db"
+    settings = make_settings(tmp_path / "var")
+    settings.database.url = f"sqlite:///{db}?timeout=0.2"
+    with TestClient(create_app(settings, start_worker=False)) as client:
+        client.headers["Authorization"] = f"Bearer {make_key(settings, 'admin')}"
+        chat = samples_dir / "chats" / "en_upsell.json"
+        other_writer = sqlite3.connect(db, isolation_level=None)
+        other_writer.execute("BEGIN IMMEDIATE")
+        try:
+            busy = upload(client, chat)
+        finally:
+            other_writer.execute("ROLLBACK")
+            other_writer.close()
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["code"] == "E103_database_busy"
+        assert busy.headers["Retry-After"] == "2"
+        assert client.get("/v1/conversations").json() == []
+        retried = upload(client, chat)
+        assert retried.status_code == 202
+        drain(client)
+        assert client.get(f"/v1/conversations/{retried.json()['id']}").json()["status"] == "routed"
