@@ -16,10 +16,13 @@ Prints a table and writes `bench/results/quality.json`:
 5. The project's own labelled sets (dev split): F1 / precision / recall per label and language,
    sentiment per language, calibration error, and whether agent rows raise labels.
 6. The challenge sets (`labelled/challenge/`): the same measures on utterances written later by
-   other writers, in their own style, never used to train, select or tune a model. They show how
-   far the dev-split numbers carry to text the model has not seen the like of.
+   other writers, in their own style, never trained on (but used to choose between training
+   recipes, see `labelled/DATA_CARD.md`). They show how far the dev-split numbers carry to text
+   the model has not seen the like of.
+7. The blind sets (`labelled/blind/`): the same measures on rows written from the label guide
+   alone after the challenge sets had been used to choose recipes; no choice has looked at them.
 
-Items 1 (binary, 3-way) and 3-6 score the committed weights through `load_analyzer().classify`,
+Items 1 (binary, 3-way) and 3-7 score the committed weights through `load_analyzer().classify`,
 the code path of `hamsu classify`, with the decision thresholds from settings. Published baselines
 and the issue's targets sit next to our numbers, each target with pass/fail.
 """
@@ -51,6 +54,7 @@ from nlp.encoder import E5Encoder, load_package_encoder
 from nlp.features import Features, fit_idf, ngram_matrix
 from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
 from training.datasets import (
+    BLIND_DIR,
     CHALLENGE_DIR,
     Example,
     all_examples,
@@ -823,6 +827,10 @@ def format_table(report: Mapping[str, Any]) -> str:
     if isinstance(challenge, Mapping):
         head("6. Challenge sets: other writers, never trained or tuned on (via classify)")
         lines.extend(_own_rows(challenge, row))
+    blind = report.get("blind")
+    if isinstance(blind, Mapping):
+        head("7. Blind sets: written from the label guide only, never used for a choice")
+        lines.extend(_own_rows(blind, row))
     targets = report.get("targets", [])
     if targets:
         lines.extend(
@@ -875,12 +883,13 @@ def _model_info(analyzer: Analyzer) -> dict[str, Any]:
     }
 
 
+SECTIONS = ("deepsentipers", "complaints", "intents", "parsinlu", "own", "challenge", "blind")
+
+
 def evaluate(
     data: Path | None, cache: Path, folds: int = 5, sections: Iterable[str] | None = None
 ) -> dict[str, Any]:
-    wanted = set(
-        sections or ("deepsentipers", "complaints", "intents", "parsinlu", "own", "challenge")
-    )
+    wanted = set(sections or SECTIONS)
     started = time.time()
     load_before = os.getloadavg()
     analyzer = committed_analyzer()
@@ -903,6 +912,8 @@ def evaluate(
         )
     if "challenge" in wanted:
         timed("challenge", lambda: evaluate_own(list(own_examples(CHALLENGE_DIR)), analyzer))
+    if "blind" in wanted:
+        timed("blind", lambda: evaluate_own(list(own_examples(BLIND_DIR)), analyzer))
     if data is not None:
         if "deepsentipers" in wanted:
             timed("deepsentipers", lambda: evaluate_deepsentipers(data, analyzer, cache))
@@ -944,7 +955,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["deepsentipers", "complaints", "intents", "parsinlu", "own", "challenge"],
+        choices=SECTIONS,
         help="run only these parts (repeatable); the default runs all",
     )
     args = parser.parse_args(argv)

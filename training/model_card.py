@@ -9,8 +9,6 @@ SOURCES = {
     "own_en": "Hamsu labelled set, English (labelled/, this repository)",
     "own_fa": "Hamsu labelled set, Persian (labelled/, this repository)",
     "deepsentipers": "DeepSentiPers original.csv (research data, no license stated)",
-    "deepsentipers_balanced": "DeepSentiPers balanced.csv, only sentences unlike any of "
-    "original.csv, training split only (research data, no license stated)",
     "parsinlu": "ParsiNLU sentiment food/movie (CC BY-NC-SA 4.0, non-commercial)",
     "complaints": "Preotiuc-Pietro et al. 2019 complaints (research data, no license stated)",
     "banking77": "BANKING77 train (CC BY 4.0): terminate_account vs sampled other intents",

@@ -1,7 +1,7 @@
 import csv
 from pathlib import Path
 
-from training.datasets import deepsentipers, deepsentipers_balanced
+from training.datasets import deepsentipers
 
 
 def _write(path: Path, rows: list[tuple[str, int]]) -> None:
@@ -9,30 +9,17 @@ def _write(path: Path, rows: list[tuple[str, int]]) -> None:
         csv.writer(fh).writerows(rows)
 
 
-def test_balanced_rows_close_to_an_original_are_never_trained_on(tmp_path):
+def test_deepsentipers_five_way_values_map_to_three_classes_with_a_stable_split(tmp_path):
     folder = tmp_path / "fa_sentiment_deepsentipers"
     folder.mkdir()
-    originals = [
+    rows = [
         ("باتری این گوشی واقعا عالی است و تا دو روز شارژ نگه می‌دارد.", 2),
         ("صفحه نمایش این تبلت کیفیت پایینی دارد و زود خط می‌افتد.", -1),
         ("این دوربین دارای سنسور ۱۲ مگاپیکسلی است.", 0),
+        ("پشتیبانی فروشگاه هیچ جوابی به ایمیل‌های من نداد.", -2),
     ]
-    _write(folder / "original.csv", originals)
-    _write(
-        folder / "balanced.csv",
-        [
-            # the first original, cleaned: must be skipped wherever its original was split
-            ("باتری این گوشی واقعا عالی است و تا دو روز شارژ نگه میدارد", 2),
-            # another sentence of the corpus, twice: kept once, as a training row
-            ("پشتیبانی فروشگاه هیچ جوابی به ایمیل‌های من نداد.", -2),
-            ("پشتیبانی فروشگاه هیچ جوابی به ایمیل‌های من نداد.", -2),
-            ("لپ‌تاپ سبکی است و برای سفر مناسب.", 1),
-        ],
-    )
-    kept = list(deepsentipers_balanced(tmp_path))
-    assert [(ex.text, ex.sentiment, ex.split) for ex in kept] == [
-        ("پشتیبانی فروشگاه هیچ جوابی به ایمیل‌های من نداد.", "negative", "train"),
-        ("لپ‌تاپ سبکی است و برای سفر مناسب.", "positive", "train"),
-    ]
-    assert {ex.source for ex in kept} == {"deepsentipers_balanced"}
-    assert [ex.sentiment for ex in deepsentipers(tmp_path)] == ["positive", "negative", "neutral"]
+    _write(folder / "original.csv", rows)
+    first = list(deepsentipers(tmp_path))
+    assert [ex.sentiment for ex in first] == ["positive", "negative", "neutral", "negative"]
+    assert [ex.split for ex in first] == [ex.split for ex in deepsentipers(tmp_path)]
+    assert {ex.split for ex in first} <= {"train", "dev"}

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from nlp.heads import BINARY_TASKS, COMPLAINT_CATEGORIES
-from training.datasets import CHALLENGE_DIR, OWN_DIR
+from training.datasets import BLIND_DIR, CHALLENGE_DIR, OWN_DIR
 
 KEYS = ["id", "text", "lang", "labels", "category", "sentiment", "speaker", "channel", "industry"]
 
@@ -49,8 +49,11 @@ def test_rows_follow_the_label_guide(lang):
         assert 3 <= len(row["text"].split()) <= 60, row["id"]
 
 
-def test_challenge_sets_share_no_text_with_the_training_files():
+@pytest.mark.parametrize("folder", [CHALLENGE_DIR, BLIND_DIR], ids=["challenge", "blind"])
+def test_evaluation_sets_share_no_text_with_the_training_files(folder):
     training = {row["text"] for lang in ("en", "fa") for row in _rows(lang)}
-    for path in CHALLENGE_DIR.glob("*.jsonl"):
+    paths = sorted(folder.glob("*.jsonl"))
+    assert [p.name for p in paths] == ["en.jsonl", "fa.jsonl"]
+    for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             assert json.loads(line)["text"] not in training
