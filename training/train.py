@@ -39,7 +39,7 @@ from training.finetune import FinetuneOptions, TaskRows, finetune, frozen_states
 from training.metrics import binary_report, expected_calibration_error, multiclass_report
 from training.model_card import write_model_card
 
-VERSION = "2026.11.1"
+VERSION = "2026.12.1"
 SEED = 20261125
 # the project's own conversational rows are closer to production than tweets or banking intents
 OWN_WEIGHT = 3.0
