@@ -20,7 +20,7 @@ OWN_DIR = Path(__file__).resolve().parent.parent / "labelled"
 # written later by other writers, for evaluation only: never trained or tuned on
 CHALLENGE_DIR = OWN_DIR / "challenge"
 # written blind (the writer read only the label guide) after the challenge sets had been used to
-# choose recipes: the one measure no training choice has seen
+# choose recipes; no choice of the shipped model has seen them
 BLIND_DIR = OWN_DIR / "blind"
 DEV_SHARE = 0.2
 

@@ -20,7 +20,8 @@ Prints a table and writes `bench/results/quality.json`:
    recipes, see `labelled/DATA_CARD.md`). They show how far the dev-split numbers carry to text
    the model has not seen the like of.
 7. The blind sets (`labelled/blind/`): the same measures on rows written from the label guide
-   alone after the challenge sets had been used to choose recipes; no choice has looked at them.
+   alone after the challenge sets had been used to choose recipes; no choice of the shipped model
+   has looked at them.
 
 Items 1 (binary, 3-way) and 3-7 score the committed weights through `load_analyzer().classify`,
 the code path of `hamsu classify`, with the decision thresholds from settings. Published baselines
@@ -829,7 +830,7 @@ def format_table(report: Mapping[str, Any]) -> str:
         lines.extend(_own_rows(challenge, row))
     blind = report.get("blind")
     if isinstance(blind, Mapping):
-        head("7. Blind sets: written from the label guide only, never used for a choice")
+        head("7. Blind sets: written from the label guide only, never trained on (via classify)")
         lines.extend(_own_rows(blind, row))
     targets = report.get("targets", [])
     if targets:
