@@ -12,6 +12,7 @@ from typing import TextIO
 
 from core.errors import ErrorCode, HamsuError
 from core.settings import get_settings
+from transcribe.chat import speaker_role, split_speaker_prefix
 
 
 def _sha256(path: Path) -> str:
@@ -58,7 +59,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0 if failures == 0 else 1
 
 
-def _read_lines(stream: TextIO) -> Iterator[str]:
+def _read_lines(stream: TextIO) -> Iterator[tuple[str, str | None]]:
+    """(text, speaker) per non-blank line: a JSON object's "text" and its "speaker" (or "from",
+    "role"), or a plain line, whose "Agent:" / "مشتری:" prefix names the speaker."""
     for raw in stream:
         line = raw.rstrip("\n").rstrip("\r")
         if not line.strip():
@@ -67,12 +70,17 @@ def _read_lines(stream: TextIO) -> Iterator[str]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError:
-                yield line
+                yield line, None
                 continue
             if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-                yield obj["text"]
+                label = next(
+                    (obj[k] for k in ("speaker", "from", "role") if isinstance(obj.get(k), str)),
+                    "",
+                )
+                yield obj["text"], speaker_role(label)
                 continue
-        yield line
+        speaker, text = split_speaker_prefix(line)
+        yield (text, speaker) if text.strip() else (line, None)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

@@ -126,10 +126,16 @@ class Analyzer:
         self.companions = tuple(companions)
 
     # ---- plain texts (hamsu classify) -------------------------------------------------------
-    def classify(self, texts: Sequence[str]) -> list[dict[str, object]]:
+    def classify(
+        self, texts: Sequence[str], speakers: Sequence[str | None] | None = None
+    ) -> list[dict[str, object]]:
+        """Sentiment and the four insight scores per text. Where `speakers` names a text's
+        speaker the row says so, and an agent's text scores 0 for every insight: as in a
+        conversation, only customers raise customer insights."""
         units, probs = self._score(texts)
         results = []
-        for text, unit in zip(texts, units, strict=True):
+        for i, (text, unit) in enumerate(zip(texts, units, strict=True)):
+            speaker = speakers[i] if speakers is not None else None
             sentiment = self._sentiment(unit, probs)
             row: dict[str, object] = {
                 "text": text,
@@ -140,23 +146,31 @@ class Analyzer:
                     "polarity": sentiment.polarity,
                 },
             }
+            if speaker is not None:
+                row["speaker"] = speaker
             for task in BINARY_TASKS:
                 scores = unit.evidence_scores(probs[task])
                 row[task] = round(float(scores.max()), 4) if len(scores) else 0.0
+                if speaker == "agent":
+                    row[task] = 0.0
             results.append(row)
         return results
 
     def classify_stream(
-        self, texts: Iterable[str], batch: int = 256
+        self, lines: Iterable[str | tuple[str, str | None]], batch: int = 256
     ) -> Iterator[dict[str, object]]:
-        buffer: list[str] = []
-        for text in texts:
-            buffer.append(text)
-            if len(buffer) >= batch:
-                yield from self.classify(buffer)
-                buffer = []
-        if buffer:
-            yield from self.classify(buffer)
+        """`classify` over a stream of texts, or of (text, speaker) pairs, in batches."""
+        texts: list[str] = []
+        speakers: list[str | None] = []
+        for line in lines:
+            text, speaker = (line, None) if isinstance(line, str) else line
+            texts.append(text)
+            speakers.append(speaker)
+            if len(texts) >= batch:
+                yield from self.classify(texts, speakers)
+                texts, speakers = [], []
+        if texts:
+            yield from self.classify(texts, speakers)
 
     # ---- transcripts ------------------------------------------------------------------------
     def analyze(self, transcript: Transcript) -> Analysis:

@@ -133,11 +133,28 @@ def calibrate(head: Head, features: Features, y: np.ndarray) -> dict[str, float]
         return loss
 
     opt.step(closure)
+    if not (torch.isfinite(log_t).all() and torch.isfinite(bias).all()):
+        # L-BFGS can overshoot on a small or separable dev split; a grid search cannot
+        with torch.no_grad():
+            log_t.copy_(_best_on_grid(logits, target, binary))
+            bias.zero_()
     temperature = float(log_t.detach().exp().clamp(0.05, 20.0))
     head.temperature.fill_(temperature)
     if binary:
         head.bias.fill_(float(bias.detach()))
     return {"temperature": round(temperature, 3), "bias": round(float(head.bias[0]), 3)}
+
+
+def _best_on_grid(logits: torch.Tensor, target: torch.Tensor, binary: bool) -> torch.Tensor:
+    """The log-temperature in [log 0.05, log 20] with the lowest log loss."""
+    grid = torch.linspace(float(np.log(0.05)), float(np.log(20.0)), 121)
+    losses = [
+        nn.functional.binary_cross_entropy_with_logits(logits[:, 0] / t.exp(), target.float())
+        if binary
+        else nn.functional.cross_entropy(logits / t.exp(), target.long())
+        for t in grid
+    ]
+    return grid[int(torch.stack(losses).argmin())].reshape(1)
 
 
 def _rows(examples: Sequence[Example], split: str, task: str) -> list[int]:

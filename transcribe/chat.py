@@ -211,6 +211,20 @@ def _json_type(value: object) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def speaker_role(name: str) -> Role | None:
+    """The role a speaker label names ("Agent", "operator", "کارشناس", "مشتری", ...), if any."""
+    return _TEXT_ROLES.get(name.translate(_MATCHING).strip().lower())
+
+
+def split_speaker_prefix(line: str) -> tuple[Role | None, str]:
+    """("agent", "text") for a line like "Agent: text" or "[10:32] کارشناس: text"; (None, line)
+    for a line without a speaker prefix."""
+    match = _PREFIX.match(line.translate(_MATCHING))
+    if not match:
+        return None, line
+    return _TEXT_ROLES[match["name"].lower()], line[match.end() :].strip()
+
+
 def _text_turns(text: str) -> list[Turn]:
     """Turns from "Agent: ..." / "مشتری: ..." lines; unprefixed lines continue the last one."""
     turns: list[Turn] = []
@@ -218,11 +232,12 @@ def _text_turns(text: str) -> list[Turn]:
         match = _PREFIX.match(line.translate(_MATCHING))
         if match:
             _check_count(len(turns) + 1)
+            role = _TEXT_ROLES[match["name"].lower()]
             turns.append(
                 Turn(
-                    speaker=_TEXT_ROLES[match["name"].lower()],
+                    speaker=role,
                     text=line[match.end() :].strip(),
-                    speaker_label=_TEXT_ROLES[match["name"].lower()],
+                    speaker_label=role,
                     sent_at=_clock_time(match["time"]),
                 )
             )

@@ -86,3 +86,31 @@ def test_classify_reads_text_and_json_lines(tmp_path):
     assert rows[1]["upsell"] > 0.5 and rows[1]["language"] == "fa"
     assert max(rows[2][k] for k in ("complaint", "unmet_expectation", "upsell", "churn_risk")) < 0.5
     assert all(0.0 <= r[k] <= 1.0 for r in rows for k in ("complaint", "upsell"))
+
+
+def test_classify_scores_no_customer_insight_on_lines_it_knows_are_the_agents(tmp_path):
+    offer_en = "Would you like to upgrade to the premium plan and add twenty more seats?"
+    offer_fa = "می‌خواید پلن‌تون رو به سازمانی ارتقا بدید و ده تا کاربر دیگه اضافه کنید؟"
+    ask_fa = "می‌خوایم پلن‌مون رو به سازمانی ارتقا بدیم و ده تا کاربر دیگه هم اضافه کنیم"
+    lines = [
+        json.dumps({"text": offer_en, "speaker": "agent"}),
+        f"Agent: {offer_en}",
+        json.dumps({"text": offer_fa, "from": "کارشناس"}, ensure_ascii=False),
+        f"[10:32] کارشناس: {offer_fa}",
+        f"مشتری: {ask_fa}",
+        json.dumps({"text": ask_fa, "role": "Customer"}, ensure_ascii=False),
+        json.dumps({"text": ask_fa, "speaker": "bot"}, ensure_ascii=False),
+    ]
+    result = run_cli(["classify"], tmp_path, stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    insights = ("complaint", "unmet_expectation", "upsell", "churn_risk")
+    assert [r.get("speaker") for r in rows] == ["agent"] * 4 + ["customer"] * 2 + [None]
+    for row in rows[:4]:
+        assert all(row[k] == 0.0 for k in insights), row
+        assert row["sentiment"]["label"] in ("negative", "neutral", "positive")
+    # the prefix is the speaker's name, not part of what they said
+    assert rows[1]["text"] == offer_en and rows[3]["text"] == offer_fa and rows[4]["text"] == ask_fa
+    for row in rows[4:]:
+        assert row["upsell"] > 0.5, row
+    assert rows[4]["upsell"] == rows[5]["upsell"] == rows[6]["upsell"]

@@ -125,3 +125,12 @@ def test_insight_scores_average_the_fine_tuned_and_frozen_heads(analyzer):
             analyzer.detectors[task].predict(mine) + companion.detectors[task].predict(theirs)
         ) / 2
         assert [row[task] for row in rows] == pytest.approx(expected, abs=1e-3), task
+
+
+def test_classify_with_speakers_zeroes_only_the_agents_insights(analyzer):
+    text = "if this isn't fixed by friday we are moving to another provider"
+    unknown, customer, agent = analyzer.classify([text] * 3, [None, "customer", "agent"])
+    assert "speaker" not in unknown and customer["speaker"] == "customer"
+    assert customer["churn_risk"] == unknown["churn_risk"] > 0.5
+    assert agent["speaker"] == "agent" and agent["churn_risk"] == 0.0
+    assert agent["sentiment"] == customer["sentiment"]

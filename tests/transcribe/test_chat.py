@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from core.errors import ErrorCode, HamsuError
-from transcribe.chat import MAX_CHAT_BYTES, MAX_CHAT_MESSAGES, parse_chat
+from transcribe.chat import (
+    MAX_CHAT_BYTES,
+    MAX_CHAT_MESSAGES,
+    parse_chat,
+    speaker_role,
+    split_speaker_prefix,
+)
 from transcribe.types import Transcript
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "chat"
@@ -221,3 +227,25 @@ def test_broken_utf8_after_a_bom_names_the_byte() -> None:
     assert (
         err.message == "the chat starts with a UTF-8 byte-order mark but byte 10 is not valid UTF-8"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Agent: how can I help?", ("agent", "how can I help?")),
+        ("[10:32] customer: my bill is wrong", ("customer", "my bill is wrong")),
+        ("[۱۰:۳۲] كارشناس: سلام، در خدمتم", ("agent", "سلام، در خدمتم")),
+        ("مشتری: قبضم اشتباهه", ("customer", "قبضم اشتباهه")),
+        ("my agent: said nothing", (None, "my agent: said nothing")),
+        ("no prefix at all", (None, "no prefix at all")),
+    ],
+)
+def test_split_speaker_prefix_in_both_languages(line: str, expected: tuple) -> None:
+    assert split_speaker_prefix(line) == expected
+
+
+def test_speaker_role_names() -> None:
+    assert speaker_role("Agent") == "agent"
+    assert speaker_role(" اپراتور ") == "agent"
+    assert speaker_role("مشتري") == "customer"  # Arabic yeh
+    assert speaker_role("bot") is None and speaker_role("") is None
