@@ -134,8 +134,7 @@ class Analyzer:
         conversation, only customers raise customer insights."""
         units, probs = self._score(texts)
         results = []
-        for i, (text, unit) in enumerate(zip(texts, units, strict=True)):
-            speaker = speakers[i] if speakers is not None else None
+        for text, unit, speaker in zip(texts, units, speakers or [None] * len(texts), strict=True):
             sentiment = self._sentiment(unit, probs)
             row: dict[str, object] = {
                 "text": text,
@@ -150,9 +149,8 @@ class Analyzer:
                 row["speaker"] = speaker
             for task in BINARY_TASKS:
                 scores = unit.evidence_scores(probs[task])
-                row[task] = round(float(scores.max()), 4) if len(scores) else 0.0
-                if speaker == "agent":
-                    row[task] = 0.0
+                scored = len(scores) and speaker != "agent"
+                row[task] = round(float(scores.max()), 4) if scored else 0.0
             results.append(row)
         return results
 

@@ -219,27 +219,28 @@ def speaker_role(name: str) -> Role | None:
 def split_speaker_prefix(line: str) -> tuple[Role | None, str]:
     """("agent", "text") for a line like "Agent: text" or "[10:32] کارشناس: text"; (None, line)
     for a line without a speaker prefix."""
+    prefixed = _prefixed(line)
+    return (None, line) if prefixed is None else prefixed[:2]
+
+
+def _prefixed(line: str) -> tuple[Role, str, str | None] | None:
+    """(role, text after the prefix, prefix time) of a line with a speaker prefix."""
     match = _PREFIX.match(line.translate(_MATCHING))
     if not match:
-        return None, line
-    return _TEXT_ROLES[match["name"].lower()], line[match.end() :].strip()
+        return None
+    return _TEXT_ROLES[match["name"].lower()], line[match.end() :].strip(), match["time"]
 
 
 def _text_turns(text: str) -> list[Turn]:
     """Turns from "Agent: ..." / "مشتری: ..." lines; unprefixed lines continue the last one."""
     turns: list[Turn] = []
     for line in text.splitlines():
-        match = _PREFIX.match(line.translate(_MATCHING))
-        if match:
+        prefixed = _prefixed(line)
+        if prefixed:
+            role, message, time = prefixed
             _check_count(len(turns) + 1)
-            role = _TEXT_ROLES[match["name"].lower()]
             turns.append(
-                Turn(
-                    speaker=role,
-                    text=line[match.end() :].strip(),
-                    speaker_label=role,
-                    sent_at=_clock_time(match["time"]),
-                )
+                Turn(speaker=role, text=message, speaker_label=role, sent_at=_clock_time(time))
             )
         elif turns:
             turns[-1].text = f"{turns[-1].text}\n{line.strip()}"
