@@ -30,6 +30,7 @@ test: install
 train: install
 	$(BIN)/python -m training.train --data $(DATA) --layers 0 --epochs 10 --out nlp/weights/heads_frozen.pt --no-card
 	$(BIN)/python -m training.train --data $(DATA) --companion heads_frozen.pt
+	$(BIN)/python -m training.agent_voice
 
 eval: install
 	$(BIN)/python -m training.evaluate --data $(DATA)

@@ -78,6 +78,9 @@ class NlpSettings(BaseModel):
     # hamsu.<task>.v1, the heads trained by this project
     detectors: dict[str, str] = Field(default_factory=dict)
     transformers: TransformersSettings = TransformersSettings()
+    # `hamsu classify`: a line with no named speaker whose agent-voice probability reaches this
+    # is taken as the agent's and raises no customer insight; above 1 turns the check off
+    agent_voice_threshold: float = 0.5
 
 
 class RoutingSettings(BaseModel):

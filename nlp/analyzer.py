@@ -20,7 +20,15 @@ from core.settings import NlpSettings
 from nlp.detectors import Detector
 from nlp.embed import Embedder, embedder_for
 from nlp.features import Features, ngram_matrix
-from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
+from nlp.heads import (
+    AGENT_VOICE,
+    AGENT_VOICE_WEIGHTS,
+    BINARY_TASKS,
+    DEFAULT_WEIGHTS,
+    SENTIMENT_LABELS,
+    Head,
+    HeadBundle,
+)
 from nlp.normalize import detect_language
 from nlp.sentences import Sentence, split_sentences
 from nlp.transformers_backend import TransformersConfig, create_detector
@@ -109,6 +117,18 @@ class Companion:
     tasks: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class AgentVoice:
+    """Tells an agent's line from a customer's by its wording (`training.agent_voice`), for lines
+    that come without a speaker: an agent's offer must not read as a customer's upsell request."""
+
+    embedder: Embedder
+    idf: np.ndarray
+    head: Head
+    # a line reaching this probability is taken as the agent's
+    threshold: float
+
+
 class Analyzer:
     def __init__(
         self,
@@ -118,12 +138,14 @@ class Analyzer:
         detectors: Mapping[str, Detector],
         thresholds: Mapping[str, float],
         companions: Sequence[Companion] = (),
+        agent_voice: AgentVoice | None = None,
     ) -> None:
         self.embedder = embedder
         self.idf = idf
         self.detectors = dict(detectors)
         self.thresholds = dict(thresholds)
         self.companions = tuple(companions)
+        self.agent_voice = agent_voice
 
     # ---- plain texts (hamsu classify) -------------------------------------------------------
     def classify(
@@ -131,10 +153,14 @@ class Analyzer:
     ) -> list[dict[str, object]]:
         """Sentiment and the four insight scores per text. Where `speakers` names a text's
         speaker the row says so, and an agent's text scores 0 for every insight: as in a
-        conversation, only customers raise customer insights."""
-        units, probs = self._score(texts)
+        conversation, only customers raise customer insights. A text with no speaker gets its
+        `agent_voice` probability, and is taken as the agent's (`speaker_inferred`) when that
+        reaches the threshold."""
+        speakers = speakers or [None] * len(texts)
+        units, probs = self._score(texts, agent_voice=any(s is None for s in speakers))
         results = []
-        for text, unit, speaker in zip(texts, units, speakers or [None] * len(texts), strict=True):
+        for text, unit, given in zip(texts, units, speakers, strict=True):
+            speaker = given
             sentiment = self._sentiment(unit, probs)
             row: dict[str, object] = {
                 "text": text,
@@ -145,6 +171,12 @@ class Analyzer:
                     "polarity": sentiment.polarity,
                 },
             }
+            if given is None and AGENT_VOICE in probs:
+                agent = self._agent_probability(unit, probs[AGENT_VOICE])
+                row["agent_voice"] = agent
+                if self.agent_voice and agent >= self.agent_voice.threshold:
+                    speaker = "agent"
+                    row["speaker_inferred"] = True
             if speaker is not None:
                 row["speaker"] = speaker
             for task in BINARY_TASKS:
@@ -195,7 +227,9 @@ class Analyzer:
         )
 
     # ---- internals ----------------------------------------------------------------------------
-    def _score(self, texts: Sequence[str]) -> tuple[list[_Units], dict[str, np.ndarray]]:
+    def _score(
+        self, texts: Sequence[str], *, agent_voice: bool = False
+    ) -> tuple[list[_Units], dict[str, np.ndarray]]:
         unit_texts: list[str] = []
         units: list[_Units] = []
         for text in texts:
@@ -208,22 +242,40 @@ class Analyzer:
             units.append(_Units(sentences, has_whole, slice(first, len(unit_texts))))
         features = self.featurize(unit_texts)
         probs = {task: det.predict(features) for task, det in self.detectors.items()}
+        # the companion and the agent voice share the frozen encoder: embed the units once
+        vectors: dict[str, np.ndarray] = {}
+
+        def embedded(embedder: Embedder) -> np.ndarray:
+            if embedder.name not in vectors:
+                vectors[embedder.name] = embedder.embed(unit_texts)
+            return vectors[embedder.name]
+
         for companion in self.companions:
             # a task switched to another backend (settings) is that backend's alone
             tasks = [t for t in companion.tasks if self.detectors[t].name == DEFAULT_DETECTORS[t]]
             if not tasks or not unit_texts:
                 continue
-            extra = Features(
-                companion.embedder.embed(unit_texts), ngram_matrix(unit_texts, companion.idf)
-            )
+            extra = Features(embedded(companion.embedder), ngram_matrix(unit_texts, companion.idf))
             for task in tasks:
                 probs[task] = (probs[task] + companion.detectors[task].predict(extra)) / 2
+        if agent_voice and self.agent_voice is not None and unit_texts:
+            voice = self.agent_voice
+            probs[AGENT_VOICE] = voice.head.probabilities(
+                Features(embedded(voice.embedder), ngram_matrix(unit_texts, voice.idf))
+            )
         return units, probs
 
     def featurize(self, texts: Sequence[str]) -> Features:
         return Features(
             self.embedder.embed(texts), ngram_matrix(texts, self.idf), texts=list(texts)
         )
+
+    @staticmethod
+    def _agent_probability(unit: _Units, agent: np.ndarray) -> float:
+        rows = agent[unit.rows]
+        if len(rows) == 0:
+            return 0.0
+        return round(float(rows[-1] if unit.has_whole else rows.mean()), 4)
 
     def _sentiment(self, unit: _Units, probs: Mapping[str, np.ndarray]) -> SentimentScore:
         rows = probs["sentiment"][unit.rows]
@@ -323,6 +375,7 @@ def load_analyzer(
     thresholds: tuple[tuple[str, float], ...] = (),
     detectors: tuple[tuple[str, str], ...] = (),
     transformers_json: str = "",
+    agent_voice_threshold: float = 0.5,
 ) -> Analyzer:
     """Build an analyzer once per process (weights and the embedder are shared).
 
@@ -352,12 +405,23 @@ def load_analyzer(
                 tasks=tuple(spec["tasks"]),
             )
         )
+    voice_path = path.parent / AGENT_VOICE_WEIGHTS.name
+    agent_voice = None
+    if voice_path.exists():
+        voice = HeadBundle.load(voice_path)
+        agent_voice = AgentVoice(
+            embedder=embedder_for(voice.embedder, path.parent),
+            idf=voice.idf,
+            head=voice.heads[AGENT_VOICE],
+            threshold=agent_voice_threshold,
+        )
     return Analyzer(
         embedder=embedder_for(bundle.embedder, path.parent),
         idf=bundle.idf,
         detectors=built,
         thresholds=dict(thresholds),
         companions=companions,
+        agent_voice=agent_voice,
     )
 
 
@@ -368,4 +432,5 @@ def analyzer_for(settings: NlpSettings) -> Analyzer:
         tuple(sorted(settings.thresholds.items())),
         tuple(sorted(settings.detectors.items())),
         settings.transformers.model_dump_json() if settings.transformers.model else "",
+        settings.agent_voice_threshold,
     )

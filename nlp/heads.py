@@ -29,10 +29,13 @@ TASKS: dict[str, tuple[str, ...]] = {
     **{task: (task,) for task in BINARY_TASKS},
 }
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "heads.pt"
+# a head beside the task heads: is a line said by an agent rather than a customer (binary)
+AGENT_VOICE = "agent_voice"
+AGENT_VOICE_WEIGHTS = DEFAULT_WEIGHTS.parent / "agent_voice.pt"
 
 
 def n_outputs(task: str) -> int:
-    return 1 if len(TASKS[task]) == 1 else len(TASKS[task])
+    return 1 if task not in TASKS or len(TASKS[task]) == 1 else len(TASKS[task])
 
 
 class Head(nn.Module):

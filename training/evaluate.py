@@ -249,6 +249,8 @@ def evaluate_own(
 
     agents = [i for i, ex in enumerate(examples) if ex.speaker == "agent"]
     agent_hits = [i for i in agents if flagged(i)]
+    inferred = {i for i, row in enumerate(rows) if row.get("speaker_inferred")}
+    customers = [i for i, ex in enumerate(examples) if ex.speaker != "agent"]
     hard = {
         group: [i for i in idx if examples[i].hard_negative and examples[i].speaker != "agent"]
         for group, idx in groups.items()
@@ -267,7 +269,17 @@ def evaluate_own(
                 t: sum(rows[i][t] >= threshold(analyzer, t) for i in agents) for t in BINARY_TASKS
             },
             "examples": [{"text": examples[i].text, "labels": flagged(i)} for i in agent_hits[:5]],
-            "note": "conversation analysis skips agent turns; this checks the model itself",
+            "taken_as_agent": sum(i in inferred for i in agents),
+            "note": "classified without their speaker, as a plain line; conversation analysis "
+            "skips agent turns",
+        },
+        "customer_rows_taken_as_agent": {
+            "n": len(customers),
+            "taken": sum(i in inferred for i in customers),
+            "with_an_insight_label": sum(
+                i in inferred and any(examples[i].binary.values()) for i in customers
+            ),
+            "examples": [examples[i].text for i in customers if i in inferred][:5],
         },
         "hard_negatives": {
             group: {
@@ -690,6 +702,16 @@ def _own_rows(own: Mapping[str, Any], row: str) -> list[str]:
             f"{a['flagged']} flagged",
         )
     )
+    c = own.get("customer_rows_taken_as_agent")
+    if c:
+        lines.append(
+            row.format(
+                "customer rows taken as an agent's (no speaker)",
+                c["n"],
+                str(c["taken"]),
+                f"{c['with_an_insight_label']} with an insight label",
+            )
+        )
     hn = own["hard_negatives"].get("all", {})
     lines.append(
         row.format(

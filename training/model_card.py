@@ -19,6 +19,14 @@ SOURCES = {
 }
 
 
+AGENT_VOICE_LINES = [
+    "- `agent_voice.pt` (`make train`'s last step, `training/agent_voice.py`): agent vs customer",
+    "  from a line's wording, the same kind of head on the frozen encoder, trained on the own",
+    "  labelled lines (which name their speaker), calibrated on their dev split. `classify`",
+    "  takes a line with no speaker as the agent's (no insight) at `nlp.agent_voice_threshold`.",
+]
+
+
 def _cell(report: dict[str, Any], key: str) -> str:
     value = report.get(key)
     return f"{value:.3f}" if isinstance(value, int | float) else "–"
@@ -61,6 +69,7 @@ def write_model_card(path: Path, version: str, embedder: str, meta: dict[str, An
             if meta.get("companions")
             else []
         ),
+        *AGENT_VOICE_LINES,
         "",
         "## Training data and licenses",
         *[f"- `{key}`: {text}" for key, text in SOURCES.items()],

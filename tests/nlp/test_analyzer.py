@@ -134,3 +134,36 @@ def test_classify_with_speakers_zeroes_only_the_agents_insights(analyzer):
     assert customer["churn_risk"] == unknown["churn_risk"] > 0.5
     assert agent["speaker"] == "agent" and agent["churn_risk"] == 0.0
     assert agent["sentiment"] == customer["sentiment"]
+
+
+AGENT_OFFERS = [
+    "Would you like to upgrade to our premium plan? It's only five dollars more a month.",
+    "جناب، اگه بخواید می‌تونم اشتراک شما رو به پلن سازمانی ارتقا بدم که کاربر نامحدود داره.",
+]
+
+
+@pytest.mark.parametrize("text", AGENT_OFFERS)
+def test_an_agents_offer_without_a_speaker_is_taken_as_the_agents(analyzer, text):
+    row = analyzer.classify([text])[0]
+    assert row["agent_voice"] >= 0.5
+    assert row["speaker"] == "agent" and row["speaker_inferred"] is True
+    assert row["upsell"] == 0.0
+
+
+def test_customer_requests_keep_their_insights_beside_the_agent_voice(analyzer):
+    texts = [text for kind, _lang, text in CASES]
+    rows = analyzer.classify(texts)
+    assert all(row["agent_voice"] < 0.5 and "speaker" not in row for row in rows)
+    assert all(row[kind] >= 0.5 for (kind, _l, _t), row in zip(CASES, rows, strict=True))
+
+
+def test_a_named_speaker_is_never_second_guessed(analyzer):
+    (customer,) = analyzer.classify(AGENT_OFFERS[:1], ["customer"])
+    assert customer["speaker"] == "customer" and "agent_voice" not in customer
+    assert "speaker_inferred" not in customer
+
+
+def test_the_agent_voice_check_is_off_above_a_threshold_of_one():
+    lenient = load_analyzer(agent_voice_threshold=1.01)
+    row = lenient.classify(AGENT_OFFERS[:1])[0]
+    assert row["agent_voice"] >= 0.5 and "speaker" not in row
