@@ -95,6 +95,14 @@ class _Units:
     has_whole: bool
     rows: slice
 
+    def reading(self, task_probs: np.ndarray) -> np.ndarray | None:
+        """The text's reading for a task: a short text's whole-text row beats averaging its
+        fragments; None when the text has no units."""
+        rows = task_probs[self.rows]
+        if len(rows) == 0:
+            return None
+        return rows[-1] if self.has_whole else rows.mean(axis=0)
+
     def evidence_scores(self, task_probs: np.ndarray) -> np.ndarray:
         """The unit's scores for one binary task, with greetings and other fragments too short to
         be evidence on their own ("سلام.", "ok") zeroed, unless the text is nothing else."""
@@ -171,10 +179,11 @@ class Analyzer:
                     "polarity": sentiment.polarity,
                 },
             }
-            if given is None and AGENT_VOICE in probs:
-                agent = self._agent_probability(unit, probs[AGENT_VOICE])
+            if given is None and self.agent_voice is not None and AGENT_VOICE in probs:
+                reading = unit.reading(probs[AGENT_VOICE])
+                agent = 0.0 if reading is None else round(float(reading), 4)
                 row["agent_voice"] = agent
-                if self.agent_voice and agent >= self.agent_voice.threshold:
+                if agent >= self.agent_voice.threshold:
                     speaker = "agent"
                     row["speaker_inferred"] = True
             if speaker is not None:
@@ -270,19 +279,11 @@ class Analyzer:
             self.embedder.embed(texts), ngram_matrix(texts, self.idf), texts=list(texts)
         )
 
-    @staticmethod
-    def _agent_probability(unit: _Units, agent: np.ndarray) -> float:
-        rows = agent[unit.rows]
-        if len(rows) == 0:
-            return 0.0
-        return round(float(rows[-1] if unit.has_whole else rows.mean()), 4)
-
     def _sentiment(self, unit: _Units, probs: Mapping[str, np.ndarray]) -> SentimentScore:
-        rows = probs["sentiment"][unit.rows]
-        if len(rows) == 0:
+        reading = unit.reading(probs["sentiment"])
+        if reading is None:
             return SentimentScore("neutral", 1.0, 0.0)
-        # a short turn's whole-text reading beats averaging its fragments
-        return SentimentScore.from_probabilities(rows[-1] if unit.has_whole else rows.mean(axis=0))
+        return SentimentScore.from_probabilities(reading)
 
     def _insight(
         self,
