@@ -35,6 +35,9 @@ def insight_view(row: Insight) -> dict[str, Any]:
         "category": row.category,
         "category_score": row.category_score,
         "explanation": row.explanation,
+        "evidence_score": row.evidence_score,
+        "transcript_confidence": row.transcript_confidence,
+        "needs_listening": row.needs_listening,
     }
 
 
@@ -45,7 +48,7 @@ def account_name(session: Session, account_id: str | None) -> str | None:
     return account.name if account else None
 
 
-def status_view(conv: Conversation) -> dict[str, Any]:
+def status_view(conv: Conversation, *, needs_listening: bool = False) -> dict[str, Any]:
     return {
         "id": conv.id,
         "status": conv.status,
@@ -58,6 +61,7 @@ def status_view(conv: Conversation) -> dict[str, Any]:
         else None,
         "created_at": conv.created_at.isoformat(),
         "updated_at": conv.updated_at.isoformat(),
+        "needs_listening": needs_listening,
     }
 
 

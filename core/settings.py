@@ -61,7 +61,8 @@ class TransformersSettings(BaseModel):
 
 
 class NlpSettings(BaseModel):
-    # per-label decision thresholds on calibrated probabilities
+    # per-label thresholds on a sentence's calibrated probability: `hamsu classify`, and the
+    # conversations of weights that come without a decision model
     thresholds: dict[str, float] = Field(
         default_factory=lambda: {
             "complaint": 0.5,
@@ -81,6 +82,15 @@ class NlpSettings(BaseModel):
     # `hamsu classify`: a line with no named speaker whose agent-voice probability reaches this
     # is taken as the agent's and raises no customer insight; above 1 turns the check off
     agent_voice_threshold: float = 0.5
+    # a conversation raises a kind when the decision model's calibrated probability reaches the
+    # threshold that gave this precision on the labelled conversations' dev split (0.8, 0.85,
+    # 0.9 or 0.95; the README shows the recall each costs)
+    decision_precision: float = 0.9
+    # kind -> a threshold of your own on the conversation-level probability (wins over the above)
+    decision_thresholds: dict[str, float] = Field(default_factory=dict)
+    # an insight whose evidence turn has an ASR confidence (mean word probability) below this is
+    # held for a person to listen to (`needs_listening`) and opens no queue item
+    hold_below_confidence: float = 0.6
 
 
 class RoutingSettings(BaseModel):

@@ -104,6 +104,12 @@ class Insight(SQLModel, table=True):
     category_score: float | None = None
     threshold: float = 0.5
     explanation: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # calibrated probability that the quoted turn, read in context, carries the kind
+    evidence_score: float | None = None
+    # the recogniser's confidence in the quoted turn (calls)
+    transcript_confidence: float | None = None
+    # held for listening: routed only once a person confirms it (a review)
+    needs_listening: bool = Field(default=False, index=True)
 
 
 class QueueItemStatus:

@@ -1,8 +1,11 @@
 """Turns in, evidence-backed insights out.
 
 Each turn is cut into sentences; every sentence (and a short turn as a whole) is embedded once and
-scored by every detector. A turn's score for a label is its best unit's score, and the quote is the
-best sentence, so the evidence is the sentence that carries the signal.
+scored by every detector. Those scores are evidence, not decisions: the decision model
+(`nlp.decision`) reads each customer turn with the turn before it and decides once per kind for
+the whole conversation. A raised kind becomes one insight quoting its best evidence, the sentence
+that carries the signal; the weaker evidence stays in its explanation. An insight whose evidence
+turn the recogniser was unsure of is held for a person to listen to (`needs_listening`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ from typing import Any, cast
 import numpy as np
 
 from core.settings import NlpSettings
+from nlp.decision import (
+    DECISION_WEIGHTS,
+    QUESTION_MARKS,
+    DecisionModel,
+    KindDecision,
+    TurnReading,
+)
 from nlp.detectors import Detector
 from nlp.embed import Embedder, embedder_for
 from nlp.features import Features, ngram_matrix
@@ -38,6 +48,8 @@ from transcribe.types import Transcript, Turn
 WHOLE_TURN_MAX_WORDS = 60
 # a sentence needs this many words to be scored as evidence on its own
 MIN_EVIDENCE_WORDS = 3
+# how many of a decision's evidence turns its explanation lists
+EXPLAINED_TURNS = 5
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,13 @@ class Insight:
     category: str | None = None
     category_score: float | None = None
     explanation: dict[str, object] = field(default_factory=dict)
+    # calibrated probability that the quoted turn, read with the turn before it, carries the kind
+    evidence_score: float | None = None
+    # the recogniser's confidence in the quoted turn (calls); None for typed text
+    transcript_confidence: float | None = None
+    # the evidence comes from a turn the recogniser was unsure of: a person listens before it
+    # becomes work
+    needs_listening: bool = False
 
 
 @dataclass
@@ -147,13 +166,21 @@ class Analyzer:
         thresholds: Mapping[str, float],
         companions: Sequence[Companion] = (),
         agent_voice: AgentVoice | None = None,
+        decision: DecisionModel | None = None,
+        decision_thresholds: Mapping[str, float] | None = None,
+        hold_below_confidence: float = 0.0,
     ) -> None:
         self.embedder = embedder
         self.idf = idf
         self.detectors = dict(detectors)
+        # sentence level: `hamsu classify` and the conversations of weights with no decision model
         self.thresholds = dict(thresholds)
         self.companions = tuple(companions)
         self.agent_voice = agent_voice
+        self.decision = decision
+        # conversation level, on the decision model's probabilities
+        self.decision_thresholds = dict(decision_thresholds or {})
+        self.hold_below_confidence = hold_below_confidence
 
     # ---- plain texts (hamsu classify) -------------------------------------------------------
     def classify(
@@ -165,7 +192,7 @@ class Analyzer:
         `agent_voice` probability, and is taken as the agent's (`speaker_inferred`) when that
         reaches the threshold."""
         speakers = speakers or [None] * len(texts)
-        units, probs = self._score(texts, agent_voice=any(s is None for s in speakers))
+        units, probs, _ = self._score(texts, agent_voice=any(s is None for s in speakers))
         results = []
         for text, unit, given in zip(texts, units, speakers, strict=True):
             speaker = given
@@ -214,20 +241,21 @@ class Analyzer:
     # ---- transcripts ------------------------------------------------------------------------
     def analyze(self, transcript: Transcript) -> Analysis:
         turns = transcript.turns
-        units, probs = self._score([t.text for t in turns])
+        units, probs, vectors = self._score([t.text for t in turns])
         sentiments = [self._sentiment(u, probs) for u in units]
         languages = [
             t.language or detect_language(t.text, transcript.language or "en") for t in turns
         ]
-        insights: list[Insight] = []
-        for index, (turn, unit) in enumerate(zip(turns, units, strict=True)):
-            # agents offer upgrades and describe problems; only customers raise customer insights
-            if turn.speaker == "agent" or not unit.sentences:
-                continue
-            for task in BINARY_TASKS:
-                insight = self._insight(task, index, turn, unit, probs, languages[index])
-                if insight is not None:
-                    insights.append(insight)
+        if self.decision is None:
+            insights = self._sentence_insights(turns, units, probs, languages)
+        else:
+            readings = [
+                self._turn_reading(u, t.speaker, probs, vectors)
+                for t, u in zip(turns, units, strict=True)
+            ]
+            insights = self._decided_insights(
+                self.decision.decide(readings), turns, units, probs, languages
+            )
         return Analysis(
             turn_sentiments=sentiments,
             turn_languages=languages,
@@ -235,10 +263,20 @@ class Analyzer:
             sentiment=_speaker_sentiment(turns, units, probs),
         )
 
+    def read(self, turns: Sequence[Turn]) -> list[TurnReading]:
+        """What the sentence detectors see in each turn: the decision model's input
+        (`training.decision` fits it on these)."""
+        units, probs, vectors = self._score([t.text for t in turns])
+        return [
+            self._turn_reading(u, t.speaker, probs, vectors)
+            for t, u in zip(turns, units, strict=True)
+        ]
+
     # ---- internals ----------------------------------------------------------------------------
     def _score(
         self, texts: Sequence[str], *, agent_voice: bool = False
-    ) -> tuple[list[_Units], dict[str, np.ndarray]]:
+    ) -> tuple[list[_Units], dict[str, np.ndarray], np.ndarray]:
+        """Every unit's probabilities per task, and its vector from the main encoder."""
         unit_texts: list[str] = []
         units: list[_Units] = []
         for text in texts:
@@ -272,7 +310,7 @@ class Analyzer:
             probs[AGENT_VOICE] = voice.head.probabilities(
                 Features(embedded(voice.embedder), ngram_matrix(unit_texts, voice.idf))
             )
-        return units, probs
+        return units, probs, features.embeddings
 
     def featurize(self, texts: Sequence[str]) -> Features:
         return Features(
@@ -285,6 +323,111 @@ class Analyzer:
             return SentimentScore("neutral", 1.0, 0.0)
         return SentimentScore.from_probabilities(reading)
 
+    def _turn_reading(
+        self, unit: _Units, speaker: str, probs: Mapping[str, np.ndarray], vectors: np.ndarray
+    ) -> TurnReading:
+        n_words = sum(len(s.text.split()) for s in unit.sentences)
+        sentiment = unit.reading(probs["sentiment"])
+        if sentiment is None or not unit.sentences:
+            return TurnReading(speaker, {}, {}, {}, {}, (0.0, 0.0), {}, n_words, None)
+        best, whole, best_sentence, best_sentiment, question = {}, {}, {}, {}, {}
+        for task in BINARY_TASKS:
+            scores = unit.evidence_scores(probs[task])
+            i = int(np.argmax(scores[: len(unit.sentences)]))
+            best[task] = float(scores.max())
+            whole[task] = float(cast(np.ndarray, unit.reading(probs[task])))
+            best_sentence[task] = i
+            polar = probs["sentiment"][unit.rows.start + i]
+            best_sentiment[task] = (float(polar[0]), float(polar[2]))
+            question[task] = unit.sentences[i].text.rstrip().endswith(QUESTION_MARKS)
+        return TurnReading(
+            speaker=speaker,
+            best=best,
+            whole=whole,
+            best_sentence=best_sentence,
+            best_sentiment=best_sentiment,
+            sentiment=(float(sentiment[0]), float(sentiment[2])),
+            best_is_question=question,
+            n_words=n_words,
+            vector=cast(np.ndarray, unit.reading(vectors)).astype(np.float32),
+        )
+
+    def _sentence_insights(
+        self,
+        turns: Sequence[Turn],
+        units: Sequence[_Units],
+        probs: Mapping[str, np.ndarray],
+        languages: Sequence[str],
+    ) -> list[Insight]:
+        """Weights trained without a decision model: every customer turn whose best sentence
+        reaches the sentence threshold raises an insight."""
+        insights: list[Insight] = []
+        for index, (turn, unit) in enumerate(zip(turns, units, strict=True)):
+            # agents offer upgrades and describe problems; only customers raise customer insights
+            if turn.speaker == "agent" or not unit.sentences:
+                continue
+            for task in BINARY_TASKS:
+                score = float(unit.evidence_scores(probs[task]).max())
+                threshold = self.thresholds.get(task, 0.5)
+                if score >= threshold:
+                    insights.append(
+                        self._insight(
+                            task,
+                            index,
+                            turn,
+                            unit,
+                            probs,
+                            languages[index],
+                            score=score,
+                            threshold=threshold,
+                        )
+                    )
+        return insights
+
+    def _decided_insights(
+        self,
+        decisions: Mapping[str, KindDecision],
+        turns: Sequence[Turn],
+        units: Sequence[_Units],
+        probs: Mapping[str, np.ndarray],
+        languages: Sequence[str],
+    ) -> list[Insight]:
+        """One insight per kind the conversation-level decision raises, quoting its best
+        evidence; every customer turn's evidence score stays in the explanation."""
+        insights = []
+        for task, decision in decisions.items():
+            threshold = self.decision_thresholds.get(task, 0.5)
+            index = decision.best_turn
+            if index is None or decision.probability < threshold:
+                continue
+            ranked = sorted(decision.turn_probabilities.items(), key=lambda kv: -kv[1])
+            evidence = [
+                {
+                    "turn": i,
+                    "score": round(p, 4),
+                    "sentence_score": round(float(units[i].evidence_scores(probs[task]).max()), 4),
+                }
+                for i, p in ranked[:EXPLAINED_TURNS]
+            ]
+            insights.append(
+                self._insight(
+                    task,
+                    index,
+                    turns[index],
+                    units[index],
+                    probs,
+                    languages[index],
+                    score=decision.probability,
+                    threshold=threshold,
+                    evidence_score=decision.turn_probabilities[index],
+                    decision={
+                        "evidence": evidence,
+                        "model": cast(DecisionModel, self.decision).version,
+                    },
+                )
+            )
+        return insights
+
     def _insight(
         self,
         task: str,
@@ -293,28 +436,32 @@ class Analyzer:
         unit: _Units,
         probs: Mapping[str, np.ndarray],
         language: str,
-    ) -> Insight | None:
+        *,
+        score: float,
+        threshold: float,
+        evidence_score: float | None = None,
+        decision: dict[str, object] | None = None,
+    ) -> Insight:
         scores = unit.evidence_scores(probs[task])
-        threshold = self.thresholds.get(task, 0.5)
-        score = float(scores.max())
-        if score < threshold:
-            return None
         n_sent = len(unit.sentences)
         best = int(np.argmax(scores[:n_sent]))
         sentence = unit.sentences[best]
-        if scores[best] < threshold:
+        if unit.has_whole and scores[best] < min(0.5, float(scores[-1])):
             # only the turn read whole carries the signal: quote the turn, not a random sentence
             sentence = Sentence(turn.text, 0, len(turn.text))
         category = category_score = None
-        explanation = self.detectors[task].explain(np.array([score]))
+        explanation = self.detectors[task].explain(np.array([float(scores.max())]))
         explanation["sentence_scores"] = [round(float(s), 4) for s in scores[:n_sent]]
         if unit.has_whole:
             explanation["whole_turn_score"] = round(float(scores[-1]), 4)
+        if decision is not None:
+            explanation["decision"] = decision
         if task == "complaint" and "complaint_category" in self.detectors:
             cat_probs = probs["complaint_category"][unit.rows.start + best]
             i = int(np.argmax(cat_probs))
             category = self.detectors["complaint_category"].labels[i]
             category_score = round(float(cat_probs[i]), 4)
+        confidence = turn.confidence
         return Insight(
             kind=task,
             score=round(score, 4),
@@ -325,10 +472,13 @@ class Analyzer:
             detector=self.detectors[task].name,
             language=language,
             span=(sentence.start, sentence.end),
-            threshold=threshold,
+            threshold=round(threshold, 4),
             category=category,
             category_score=category_score,
             explanation=explanation,
+            evidence_score=None if evidence_score is None else round(evidence_score, 4),
+            transcript_confidence=None if confidence is None else round(confidence, 4),
+            needs_listening=confidence is not None and confidence < self.hold_below_confidence,
         )
 
 
@@ -377,11 +527,16 @@ def load_analyzer(
     detectors: tuple[tuple[str, str], ...] = (),
     transformers_json: str = "",
     agent_voice_threshold: float = 0.5,
+    decision_precision: float = 0.9,
+    decision_thresholds: tuple[tuple[str, float], ...] = (),
+    hold_below_confidence: float = 0.0,
 ) -> Analyzer:
     """Build an analyzer once per process (weights and the embedder are shared).
 
     Arguments are hashable for the cache: `detectors` maps tasks to registered detector names
     (others keep `hamsu.<task>.v1`); `transformers_json` configures the transformers backends.
+    The decision model (`decision.json` beside the heads) raises a kind at the threshold chosen
+    on its dev split for `decision_precision`, unless `decision_thresholds` names one.
     """
     path = Path(weights_path) if weights_path else DEFAULT_WEIGHTS
     bundle = HeadBundle.load(path)
@@ -416,6 +571,16 @@ def load_analyzer(
             head=voice.heads[AGENT_VOICE],
             threshold=agent_voice_threshold,
         )
+    decision_path = path.parent / DECISION_WEIGHTS.name
+    decision = DecisionModel.load(decision_path) if decision_path.exists() else None
+    chosen = (
+        {
+            kind: dict(decision_thresholds).get(kind, decision.threshold(kind, decision_precision))
+            for kind in BINARY_TASKS
+        }
+        if decision
+        else {}
+    )
     return Analyzer(
         embedder=embedder_for(bundle.embedder, path.parent),
         idf=bundle.idf,
@@ -423,6 +588,9 @@ def load_analyzer(
         thresholds=dict(thresholds),
         companions=companions,
         agent_voice=agent_voice,
+        decision=decision,
+        decision_thresholds=chosen,
+        hold_below_confidence=hold_below_confidence,
     )
 
 
@@ -434,4 +602,7 @@ def analyzer_for(settings: NlpSettings) -> Analyzer:
         tuple(sorted(settings.detectors.items())),
         settings.transformers.model_dump_json() if settings.transformers.model else "",
         settings.agent_voice_threshold,
+        settings.decision_precision,
+        tuple(sorted(settings.decision_thresholds.items())),
+        settings.hold_below_confidence,
     )

@@ -83,7 +83,13 @@ class RuleSet:
         self.rules = list(rules)
         self.dedupe_window_hours = dedupe_window_hours
 
-    def decide(self, insight: Mapping[str, Any], context: Context = Context()) -> Decision | None:
+    def decide(
+        self, insight: Mapping[str, Any], context: Context = Context(), *, listened: bool = False
+    ) -> Decision | None:
+        """The first matching rule's decision; None for no match, and for an insight held for
+        listening (`needs_listening`) until a person who listened confirms it (`listened`)."""
+        if insight.get("needs_listening") and not listened:
+            return None
         rule = next((r for r in self.rules if r.matches(insight, context)), None)
         if rule is None:
             return None

@@ -84,14 +84,20 @@ def _open_item(
 
 
 def route_insights(
-    session: Session, conversation: Conversation, insights: Sequence[Insight], rules: RuleSet
+    session: Session,
+    conversation: Conversation,
+    insights: Sequence[Insight],
+    rules: RuleSet,
+    *,
+    listened: bool = False,
 ) -> list[QueueItem]:
-    """Attach each routed insight to its open item or open one; the caller commits."""
+    """Attach each routed insight to its open item or open one; the caller commits. Insights held
+    for listening are routed only when `listened` (a person confirmed them)."""
     context = context_for(session, conversation)
     touched: dict[int, QueueItem] = {}
     created: list[QueueItem] = []
     for insight in insights:
-        decision = rules.decide(insight.model_dump(), context)
+        decision = rules.decide(insight.model_dump(), context, listened=listened)
         if decision is None:
             continue
         item = _open_item(session, conversation, decision, rules.dedupe_window_hours)

@@ -410,7 +410,10 @@ def _reroute(
     conversation = session.get(Conversation, insight.conversation_id)
     if conversation is None:
         return []
-    copy = Insight(**(insight.model_dump() | {"kind": kind, "category": category}))
+    # a person chose the kind: a correction is never held for listening again
+    copy = Insight(
+        **(insight.model_dump() | {"kind": kind, "category": category, "needs_listening": False})
+    )
     copy.score = CORRECTED_SCORE
     decision = rules.decide(copy.model_dump(), context_for(session, conversation))
     if decision is None:
@@ -457,6 +460,11 @@ def review_insight(
     if rules is not None and kind is not None and kind != insight.kind:
         category = corrected_category or (insight.category if kind == "complaint" else None)
         outcome.rerouted_to = _reroute(session, insight, kind, category, rules)
+    if rules is not None and kind == insight.kind and _held_unrouted(session, insight):
+        # the reviewer listened and kept the kind: the held insight becomes work as usual
+        conversation = session.get(Conversation, insight.conversation_id)
+        if conversation is not None:
+            route_insights(session, conversation, [insight], rules, listened=True)
     items = items_of(session, insight.id)  # type: ignore[arg-type]
     for item in items:
         if item.id in outcome.rerouted_to:
@@ -489,6 +497,11 @@ def review_insight(
         },
     )
     return outcome
+
+
+def _held_unrouted(session: Session, insight: Insight) -> bool:
+    """Held for listening and in no queue item yet (this review is the first verdict)."""
+    return insight.needs_listening and not items_of(session, insight.id)  # type: ignore[arg-type]
 
 
 def _held_open(session: Session, item: QueueItem) -> bool:

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import Session, col, select
 
 from api.auth import QUEUE_ACCESS
-from api.deps import AdminKey, CurrentKey, SessionDep, SettingsDep, WorkerDep, require_roles
+from api.deps import CurrentKey, SessionDep, SettingsDep, WorkerDep, require_roles
 from api.schemas import (
     ConversationAccepted,
     ConversationPublic,
@@ -31,6 +31,7 @@ from models.tables import (
 from pipeline.analyze import AnalyzeOptions
 from pipeline.jobs import submit
 from pipeline.store import store_original
+from routing.listening import awaiting_conversations, has_awaiting, to_listen
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -47,6 +48,8 @@ def can_read_conversation(session: Session, key: ApiKey, conversation_id: str) -
     queues = QUEUE_ACCESS.get(key.role, frozenset())
     if not queues:
         return False
+    if has_awaiting(session, conversation_id=conversation_id):
+        return True  # someone has to listen to it before it can reach a queue
     from_insights = (
         select(QueueItem.id)
         .join(QueueItemInsight, col(QueueItemInsight.item_id) == col(QueueItem.id))
@@ -190,15 +193,39 @@ def get_conversation_audio(conversation_id: str, session: SessionDep, key: Curre
     "",
     response_model=list[ConversationStatusPublic],
     responses=ERRORS,
-    summary="Recent conversations and their status (admin)",
+    summary="Recent conversations and their status (admin); the to-listen list (csm, sales)",
 )
 def list_conversations(
     session: SessionDep,
-    _admin: AdminKey,
+    key: CurrentKey,
     status: Annotated[str | None, Query(description="filter by status")] = None,
+    needs_listening: Annotated[
+        bool | None,
+        Query(
+            description="true: only conversations with an insight held for listening that "
+            "nobody has reviewed yet, oldest first (csm and sales may ask for these)"
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
+    if needs_listening:
+        require_roles("csm", "sales")(key)
+        rows = to_listen(session, limit=limit)
+        return [
+            status_view(c, needs_listening=True) for c in rows if not status or c.status == status
+        ]
+    require_roles()(key)
     query = select(Conversation).order_by(col(Conversation.created_at).desc()).limit(limit)
     if status:
         query = query.where(Conversation.status == status)
-    return [status_view(c) for c in session.exec(query).all()]
+    if needs_listening is False:
+        query = query.where(~col(Conversation.id).in_(awaiting_conversations()))
+    conversations = session.exec(query).all()
+    awaiting = set(
+        session.exec(
+            awaiting_conversations().where(
+                col(Insight.conversation_id).in_([c.id for c in conversations])
+            )
+        ).all()
+    )
+    return [status_view(c, needs_listening=c.id in awaiting) for c in conversations]

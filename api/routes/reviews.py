@@ -22,6 +22,7 @@ from core.errors import ErrorCode, HamsuError
 from models.tables import ApiKey, Insight, QueueItem, QueueItemInsight, Review
 from routing import workflow
 from routing.engine import load_rules
+from routing.listening import is_awaiting
 
 router = APIRouter(tags=["reviews"])
 
@@ -44,7 +45,10 @@ def _reviewable(session: Session, key: ApiKey, insight_id: int) -> Insight:
     insight = session.get(Insight, insight_id)
     if insight is None:
         raise HamsuError(ErrorCode.NOT_FOUND, f"insight {insight_id} not found")
-    if key.role == "admin":
+    if key.role == "admin" or (
+        insight.needs_listening and is_awaiting(session, insight_id=insight_id)
+    ):
+        # a held insight is in no queue yet: whoever listens to it gives the verdict
         return insight
     queues = QUEUE_ACCESS.get(key.role, frozenset())
     in_queue = session.exec(

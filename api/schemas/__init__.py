@@ -55,6 +55,19 @@ class InsightPublic(BaseModel):
     category: str | None = None
     category_score: float | None = None
     explanation: dict[str, Any] = Field(default_factory=dict)
+    evidence_score: float | None = Field(
+        default=None,
+        description="calibrated probability that the quoted turn, read with the turn before it, "
+        "carries the kind; `score` is the conversation-level decision",
+    )
+    transcript_confidence: float | None = Field(
+        default=None, description="the recogniser's confidence in the quoted turn (calls)"
+    )
+    needs_listening: bool = Field(
+        default=False,
+        description="the evidence comes from a turn the recogniser was unsure of: the insight is "
+        "held (no queue item) until a person who listened confirms it with a review",
+    )
 
 
 class RoutePublic(BaseModel):
@@ -103,6 +116,10 @@ class ConversationStatusPublic(BaseModel):
     error: ErrorInfo | None = None
     created_at: str
     updated_at: str
+    needs_listening: bool = Field(
+        default=False,
+        description="an insight of it is held for listening and nobody has reviewed it yet",
+    )
 
 
 class ConversationAccepted(BaseModel):

@@ -46,6 +46,7 @@ from models.tables import (
 )
 from routing import workflow
 from routing.engine import KINDS, PRIORITIES
+from routing.listening import awaiting_insights, to_listen
 from routing.queue import aware
 
 router = APIRouter(include_in_schema=False)
@@ -412,7 +413,37 @@ def conversation_page(
         audio_url=f"/v1/conversations/{conversation_id}/audio"
         if view["channel"] == "call"
         else None,
+        hold_below=settings.nlp.hold_below_confidence,
     )
+
+
+@router.get("/listen")
+def listen_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Calls whose insights are held until someone listens (the to-listen list)."""
+    key = _signed_in(request, session, settings)
+    if key is None:
+        return _to_login(request)
+    if key.role not in ("admin", "csm", "sales"):
+        return _error_page(
+            request, key, HamsuError(ErrorCode.FORBIDDEN, f"role {key.role!r} may not do this")
+        )
+    rows = []
+    for conversation in to_listen(session, limit=200):
+        held = session.exec(
+            select(Insight)
+            .where(col(Insight.id).in_(awaiting_insights()))
+            .where(Insight.conversation_id == conversation.id)
+        ).all()
+        confidences = [i.transcript_confidence for i in held if i.transcript_confidence is not None]
+        rows.append(
+            {
+                "conversation": conversation,
+                "insights": held,
+                "account": account_name(session, conversation.account_id),
+                "confidence": min(confidences) if confidences else None,
+            }
+        )
+    return render(request, "listen.html", key, rows=rows)
 
 
 def _back(conversation_id: str, item: int | None, flash: str) -> RedirectResponse:

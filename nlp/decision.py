@@ -1,0 +1,243 @@
+"""One decision per kind for a whole conversation, from sentence evidence read in context.
+
+Sentence scores alone cry wolf at the conversation level: a conversation has 5–15 customer
+sentences, so a few per cent of false alarms per sentence become a false alarm in a third of
+conversations. Two small calibrated models sit on top of the sentence detectors:
+
+1. **Turn in context.** Each customer turn is read with the turn before it (usually the agent's
+   question or answer): its best sentence score per kind, its whole-turn reading, its sentiment
+   and that of the quoted sentence, whether that sentence is a question, and the previous turn's
+   scores and sentiment. A logistic model per kind turns these into the probability that the
+   turn carries the kind, so "it doesn't export to PDF, right?" after "how can I help" reads as a
+   how-to and "you said ten days and it came in six" as praise.
+2. **Conversation.** The turn probabilities of all customer turns are pooled (the strongest, the
+   noisy-or, the runner-up, how many pass one half) with the customer's overall and closing
+   sentiment, and a second logistic model gives the calibrated probability that the conversation
+   carries the kind. A kind is raised when that reaches its threshold, chosen on the dev split for
+   a stated precision (`NlpSettings.decision_precision`).
+
+Both are plain linear models on a few dozen standardised numbers, trained by `training.decision`
+on the project's labelled conversations and stored as JSON beside the detector heads; inference is
+numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nlp.heads import BINARY_TASKS
+
+DECISION_WEIGHTS = Path(__file__).parent / "weights" / "decision.json"
+# logits are clipped here so a probability of exactly 0 or 1 stays a finite feature
+_EPS = 1e-4
+QUESTION_MARKS = ("?", "؟")
+
+
+@dataclass(frozen=True)
+class TurnReading:
+    """What the sentence detectors saw in one turn, read in isolation."""
+
+    speaker: str
+    # kind -> the turn's best evidence-sentence probability (fragments too short are ignored)
+    best: Mapping[str, float]
+    # kind -> the turn read whole (a short turn) or the mean of its sentences
+    whole: Mapping[str, float]
+    # kind -> index of the best sentence within the turn
+    best_sentence: Mapping[str, int]
+    # kind -> (p_negative, p_positive) of the best sentence
+    best_sentiment: Mapping[str, tuple[float, float]]
+    # (p_negative, p_positive) of the whole turn
+    sentiment: tuple[float, float]
+    # kind -> the best sentence ends with a question mark
+    best_is_question: Mapping[str, bool]
+    n_words: int
+    # the turn's meaning: its units' mean vector from the main (fine-tuned) encoder
+    vector: np.ndarray | None = None
+
+
+def _logit(p: float | np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+def turn_features(
+    kind: str, turn: TurnReading, previous: TurnReading | None, *, embeddings: bool
+) -> list[float]:
+    """The numbers the turn-in-context model reads for one customer turn and one kind; with
+    `embeddings`, also the turn's vector and the previous turn's (zeros at the start)."""
+    own = [
+        float(_logit(turn.best[kind])),
+        float(_logit(turn.whole[kind])),
+        *turn.best_sentiment[kind],
+        float(turn.best_is_question[kind]),
+    ]
+    others = [float(_logit(turn.best[k])) for k in BINARY_TASKS]
+    shape = [*turn.sentiment, float(np.log1p(turn.n_words))]
+    if previous is None:
+        context = [0.0, 0.0, *([0.0] * len(BINARY_TASKS)), 0.0, 0.0]
+    else:
+        context = [
+            1.0,
+            float(previous.speaker == "agent"),
+            *(float(previous.best[k]) for k in BINARY_TASKS),
+            *previous.sentiment,
+        ]
+    if not embeddings:
+        return own + others + shape + context
+    assert turn.vector is not None
+    before = previous.vector if previous is not None and previous.vector is not None else None
+    prev_vector = np.zeros_like(turn.vector) if before is None else before
+    return own + others + shape + context + turn.vector.tolist() + prev_vector.tolist()
+
+
+def conversation_features(turn_probs: np.ndarray, customer: Sequence[TurnReading]) -> list[float]:
+    """The numbers the conversation model reads: the turn probabilities pooled, plus the
+    customer's overall and closing sentiment."""
+    ordered = np.sort(turn_probs)[::-1]
+    noisy_or = 1.0 - float(np.prod(1.0 - np.clip(turn_probs, 0.0, 1 - _EPS)))
+    polarity = [t.sentiment[1] - t.sentiment[0] for t in customer]
+    return [
+        float(_logit(ordered[0])),
+        float(_logit(noisy_or)),
+        float(_logit(ordered[1] if len(ordered) > 1 else 0.0)),
+        float(np.sum(turn_probs >= 0.5)),
+        float(np.log(len(turn_probs))),
+        float(np.mean(polarity)),
+        float(polarity[-1]),
+    ]
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Standardised inputs, then a logistic regression: calibrated by its own fit."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "mean": [round(float(v), 6) for v in self.mean],
+            "scale": [round(float(v), 6) for v in self.scale],
+            "coef": [round(float(v), 6) for v in self.coef],
+            "intercept": round(float(self.intercept), 6),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> LinearModel:
+        return cls(
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            coef=np.asarray(data["coef"], dtype=np.float64),
+            intercept=float(data["intercept"]),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class KindDecision:
+    """One kind's decision for one conversation."""
+
+    kind: str
+    # calibrated probability that the conversation carries the kind
+    probability: float
+    # turn index -> calibrated probability that this customer turn carries it (in context)
+    turn_probabilities: Mapping[int, float]
+
+    @property
+    def best_turn(self) -> int | None:
+        if not self.turn_probabilities:
+            return None
+        return max(self.turn_probabilities, key=lambda i: self.turn_probabilities[i])
+
+
+@dataclass(frozen=True)
+class DecisionModel:
+    version: str
+    turn_models: Mapping[str, LinearModel]
+    conversation_models: Mapping[str, LinearModel]
+    # kind -> rows of (precision target, threshold, dev precision, dev recall), from the dev split
+    operating_points: Mapping[str, Sequence[tuple[float, float, float, float]]]
+    meta: Mapping[str, object]
+    # the turn model also reads the turn's and the previous turn's vectors
+    embeddings: bool = False
+
+    def turn_probabilities(self, kind: str, readings: Sequence[TurnReading]) -> dict[int, float]:
+        rows, indexes = [], []
+        for i, turn in enumerate(readings):
+            if turn.speaker == "agent" or not turn.best:
+                continue
+            previous = readings[i - 1] if i else None
+            rows.append(turn_features(kind, turn, previous, embeddings=self.embeddings))
+            indexes.append(i)
+        if not rows:
+            return {}
+        probs = self.turn_models[kind].probabilities(np.asarray(rows))
+        return {i: float(p) for i, p in zip(indexes, probs, strict=True)}
+
+    def decide(self, readings: Sequence[TurnReading]) -> dict[str, KindDecision]:
+        decisions = {}
+        for kind in BINARY_TASKS:
+            turn_probs = self.turn_probabilities(kind, readings)
+            if not turn_probs:
+                decisions[kind] = KindDecision(kind, 0.0, {})
+                continue
+            customer = [readings[i] for i in turn_probs]
+            row = conversation_features(np.asarray(list(turn_probs.values())), customer)
+            p = float(self.conversation_models[kind].probabilities(np.asarray([row]))[0])
+            decisions[kind] = KindDecision(kind, p, turn_probs)
+        return decisions
+
+    def threshold(self, kind: str, precision: float) -> float:
+        """The lowest threshold whose dev precision reached `precision` (the most recall at that
+        precision); the strictest one on file when none did."""
+        points = sorted(self.operating_points[kind])
+        for target, threshold, _, _ in points:
+            if target >= precision - 1e-9:
+                return threshold
+        return points[-1][1]
+
+    def save(self, path: Path) -> None:
+        payload = {
+            "version": self.version,
+            "embeddings": self.embeddings,
+            "meta": dict(self.meta),
+            "kinds": {
+                kind: {
+                    "turn": self.turn_models[kind].to_json(),
+                    "conversation": self.conversation_models[kind].to_json(),
+                    "operating_points": [list(p) for p in self.operating_points[kind]],
+                }
+                for kind in BINARY_TASKS
+            },
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> DecisionModel:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        kinds = payload["kinds"]
+        return cls(
+            version=payload["version"],
+            turn_models={k: LinearModel.from_json(v["turn"]) for k, v in kinds.items()},
+            conversation_models={
+                k: LinearModel.from_json(v["conversation"]) for k, v in kinds.items()
+            },
+            operating_points={
+                k: [tuple(p) for p in v["operating_points"]]  # type: ignore[misc]
+                for k, v in kinds.items()
+            },
+            meta=payload.get("meta", {}),
+            embeddings=bool(payload.get("embeddings", False)),
+        )

@@ -1,0 +1,213 @@
+"""Fit the conversation-level decision model (`nlp.decision`): `python -m training.decision`.
+
+Reads the labelled conversations' train split through the shipped sentence detectors, fits the
+turn-in-context model per kind on customer turns (a turn is positive where the writer named it as
+evidence), fits the conversation model on out-of-fold turn probabilities (so it learns how much to
+trust turn scores on conversations the turn model never saw), and chooses each kind's threshold on
+the dev split for several precision targets. Writes `nlp/weights/decision.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from core.settings import Settings, get_settings
+from nlp.analyzer import analyzer_for
+from nlp.decision import (
+    DECISION_WEIGHTS,
+    DecisionModel,
+    LinearModel,
+    TurnReading,
+    conversation_features,
+    turn_features,
+)
+from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS
+from training.conversations import LabelledConversation, load_conversations, read_all
+
+PRECISION_TARGETS = (0.8, 0.85, 0.9, 0.95)
+# a kind is never raised below this conversation probability, whatever the dev split allows
+MIN_THRESHOLD = 0.3
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class DecisionOptions:
+    # inverse L2 strength of the turn-in-context model: few dozen features, a few thousand turns
+    turn_c: float = 1.0
+    # inverse L2 strength of the conversation model: a few hundred conversations
+    conversation_c: float = 1.0
+    # the turn model also reads the turn's and the previous turn's encoder vectors
+    embeddings: bool = False
+    version: str = "2026.12.2"
+
+
+def turn_rows(
+    kind: str,
+    conversation: LabelledConversation,
+    readings: Sequence[TurnReading],
+    *,
+    embeddings: bool,
+) -> tuple[list[list[float]], list[int], list[int]]:
+    """Feature rows, labels and turn indexes of one conversation's customer turns."""
+    rows, labels, indexes = [], [], []
+    for i, turn in enumerate(readings):
+        if turn.speaker == "agent" or not turn.best:
+            continue
+        previous = readings[i - 1] if i else None
+        rows.append(turn_features(kind, turn, previous, embeddings=embeddings))
+        labels.append(int(conversation.carries(kind, i)))
+        indexes.append(i)
+    return rows, labels, indexes
+
+
+def _fit(rows: np.ndarray, labels: np.ndarray, c: float) -> LinearModel:
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit((rows - mean) / scale, labels)
+    return LinearModel(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+
+def fit_kind(
+    kind: str,
+    train: Sequence[LabelledConversation],
+    readings: Mapping[str, Sequence[TurnReading]],
+    options: DecisionOptions,
+) -> tuple[LinearModel, LinearModel]:
+    """The turn-in-context and conversation models of one kind."""
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    groups: list[int] = []
+    for g, conversation in enumerate(train):
+        turn_rows_of, turn_labels_of, _ = turn_rows(
+            kind, conversation, readings[conversation.id], embeddings=options.embeddings
+        )
+        rows += turn_rows_of
+        labels += turn_labels_of
+        groups += [g] * len(turn_rows_of)
+    x, y, group = np.asarray(rows), np.asarray(labels), np.asarray(groups)
+    turn_model = _fit(x, y, options.turn_c)
+    # out-of-fold turn probabilities: what the conversation model will see on new conversations
+    oof = np.zeros(len(y))
+    for fit_idx, test_idx in GroupKFold(n_splits=FOLDS).split(x, y, group):
+        oof[test_idx] = _fit(x[fit_idx], y[fit_idx], options.turn_c).probabilities(x[test_idx])
+    conv_rows, conv_labels = [], []
+    for g, conversation in enumerate(train):
+        mask = group == g
+        if not mask.any():
+            continue
+        customer = [t for t in readings[conversation.id] if t.speaker != "agent" and t.best]
+        conv_rows.append(conversation_features(oof[mask], customer))
+        conv_labels.append(int(kind in conversation.labels))
+    conversation_model = _fit(
+        np.asarray(conv_rows), np.asarray(conv_labels), options.conversation_c
+    )
+    return turn_model, conversation_model
+
+
+def _floor4(p: float) -> float:
+    """Rounded down, so the stored threshold still raises the conversation it came from."""
+    return float(np.floor(float(p) * 1e4) / 1e4)
+
+
+def operating_points(
+    probabilities: np.ndarray, labels: np.ndarray
+) -> list[tuple[float, float, float, float]]:
+    """Per precision target, the lowest threshold (not under MIN_THRESHOLD) whose precision on
+    these rows reaches it (the most recall at that precision), with that precision and recall;
+    where no threshold reaches it, the most precise one."""
+    positives = max(1, int(labels.sum()))
+    stats = []
+    for t in sorted({_floor4(p) for p in probabilities if p >= MIN_THRESHOLD} | {1.0}):
+        raised = probabilities >= t
+        tp = int((raised & (labels == 1)).sum())
+        precision = tp / int(raised.sum()) if raised.any() else 1.0
+        stats.append((t, round(precision, 4), round(tp / positives, 4)))
+    points = []
+    for target in PRECISION_TARGETS:
+        reaching = [s for s in stats if s[1] >= target]
+        t, precision, recall = reaching[0] if reaching else max(stats, key=lambda s: s[1])
+        points.append((target, t, precision, recall))
+    return points
+
+
+def fit(
+    train: Sequence[LabelledConversation],
+    dev: Sequence[LabelledConversation],
+    readings: Mapping[str, Sequence[TurnReading]],
+    options: DecisionOptions = DecisionOptions(),
+) -> DecisionModel:
+    turn_models, conversation_models, points = {}, {}, {}
+    for kind in BINARY_TASKS:
+        turn_models[kind], conversation_models[kind] = fit_kind(kind, train, readings, options)
+    model = DecisionModel(
+        version=options.version,
+        turn_models=turn_models,
+        conversation_models=conversation_models,
+        operating_points={k: [] for k in BINARY_TASKS},
+        meta={},
+        embeddings=options.embeddings,
+    )
+    dev_probs = {k: [] for k in BINARY_TASKS}  # type: dict[str, list[float]]
+    for conversation in dev:
+        decisions = model.decide(readings[conversation.id])
+        for kind in BINARY_TASKS:
+            dev_probs[kind].append(decisions[kind].probability)
+    for kind in BINARY_TASKS:
+        labels = np.asarray([int(kind in c.labels) for c in dev])
+        points[kind] = operating_points(np.asarray(dev_probs[kind]), labels)
+    return DecisionModel(
+        version=options.version,
+        turn_models=turn_models,
+        conversation_models=conversation_models,
+        operating_points=points,
+        meta={
+            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "train_conversations": len(train),
+            "dev_conversations": len(dev),
+            "options": {
+                "turn_c": options.turn_c,
+                "conversation_c": options.conversation_c,
+                "embeddings": options.embeddings,
+            },
+        },
+        embeddings=options.embeddings,
+    )
+
+
+def weights_dir(settings: Settings) -> Path:
+    return Path(settings.nlp.weights_dir) if settings.nlp.weights_dir else DEFAULT_WEIGHTS.parent
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=DECISION_WEIGHTS)
+    parser.add_argument("--cache", type=Path, default=Path("var/cache"))
+    parser.add_argument("--turn-c", type=float, default=DecisionOptions.turn_c)
+    parser.add_argument("--conversation-c", type=float, default=DecisionOptions.conversation_c)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    analyzer = analyzer_for(settings.nlp)
+    train = list(load_conversations(split="train"))
+    dev = list(load_conversations(split="dev"))
+    print(f"reading {len(train)} train and {len(dev)} dev conversations ...", flush=True)
+    readings = read_all(analyzer, train + dev, cache=args.cache, weights_dir=args.out.parent)
+    options = DecisionOptions(turn_c=args.turn_c, conversation_c=args.conversation_c)
+    model = fit(train, dev, readings, options)
+    model.save(args.out)
+    for kind in BINARY_TASKS:
+        print(kind, model.operating_points[kind])
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
