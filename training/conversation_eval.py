@@ -27,6 +27,7 @@ from nlp.analyzer import Analyzer
 from nlp.decision import DecisionModel, TurnReading
 from nlp.heads import BINARY_TASKS
 from training.conversations import LabelledConversation, queue_of
+from training.metrics import expected_calibration_error
 
 PR_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 # a quoted sentence read as positive with at least this probability is "clearly positive"
@@ -66,20 +67,6 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
     r = tp / (tp + fn) if tp + fn else 1.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3), "n": tp + fn}
-
-
-def ece(probabilities: Sequence[float], labels: Sequence[int], bins: int = 10) -> float:
-    p, y = np.asarray(probabilities, dtype=float), np.asarray(labels, dtype=float)
-    if not len(p):
-        return 0.0
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.sum() * abs(p[mask].mean() - y[mask].mean())
-    return round(float(total / len(p)), 4)
 
 
 def _counts(
@@ -185,8 +172,12 @@ def evaluate_conversations(
         "decision": score_set(conversations, after, thresholds),
         "sentence_level": score_set(conversations, before, sentence_thresholds),
         "ece": {
-            "conversation_decision": ece(conv_probs, conv_labels),
-            "turn_evidence": ece(turn_probs, turn_labels),
+            "conversation_decision": expected_calibration_error(
+                np.asarray(conv_labels), np.asarray(conv_probs)
+            ),
+            "turn_evidence": expected_calibration_error(
+                np.asarray(turn_labels), np.asarray(turn_probs)
+            ),
         },
         "sentiment_disagreements": {
             "decision": sentiment_disagreements(conversations, after, readings, thresholds),
@@ -195,3 +186,47 @@ def evaluate_conversations(
             ),
         },
     }
+
+
+def table_rows(title: str, report: Mapping[str, Any]) -> list[str]:
+    """The `make eval` table block for one set: decision vs sentence level, per language."""
+    if "skipped" in report:
+        return ["", title, f"  skipped: {report['skipped']}"]
+    row = "{:<30} {:>5} {:>22} {:>22}"
+    lines = [
+        "",
+        f"{title} ({report['conversations']} conversations)",
+        row.format("measure", "lang", "decision P / R / F1", "sentence-level P / R / F1"),
+        "-" * 92,
+    ]
+    after, before = report["decision"], report["sentence_level"]
+    for language in sorted(k for k in after if k != "pr_table"):
+        for kind in BINARY_TASKS:
+            a, b = after[language]["kinds"][kind], before[language]["kinds"][kind]
+            lines.append(
+                row.format(
+                    f"{kind} (n={a['n']})",
+                    language,
+                    f"{a['precision']:.2f} / {a['recall']:.2f} / {a['f1']:.2f}",
+                    f"{b['precision']:.2f} / {b['recall']:.2f} / {b['f1']:.2f}",
+                )
+            )
+        for measure in ("false_alarm_conversations", "queue_accuracy"):
+            lines.append(
+                row.format(
+                    measure,
+                    language,
+                    f"{after[language][measure]:.3f}",
+                    f"{before[language][measure]:.3f}",
+                )
+            )
+    ece_ = report["ece"]
+    agree = report["sentiment_disagreements"]
+    lines.append(
+        f"ECE conversation decision {ece_['conversation_decision']:.3f}, turn evidence "
+        f"{ece_['turn_evidence']:.3f}; complaints/unmet quoting a clearly positive sentence: "
+        f"{agree['decision']['clearly_positive']}/{agree['decision']['raised']} "
+        f"(sentence level {agree['sentence_level']['clearly_positive']}/"
+        f"{agree['sentence_level']['raised']})"
+    )
+    return lines

@@ -22,6 +22,12 @@ Prints a table and writes `bench/results/quality.json`:
 7. The blind sets (`labelled/blind/`): the same measures on rows written from the label guide
    alone after the challenge sets had been used to choose recipes; no choice of the shipped model
    has looked at them.
+8. The labelled conversations' dev split (`labelled/conversations/`): per conversation, through
+   the product's decision (`training.conversation_eval`): precision, recall and F1 per kind and
+   language, false-alarm conversations, queue accuracy, a precision-recall table, calibration of
+   the decision and of the turn evidence, sentiment agreement; beside the sentence-level reading.
+9. The same on the blind conversation split (`labelled/conversations/blind/`), written after the
+   decision recipe was fixed.
 
 Items 1 (binary, 3-way) and 3-7 score the committed weights through `load_analyzer().classify`,
 the code path of `hamsu classify`, with the decision thresholds from settings. Published baselines
@@ -54,6 +60,10 @@ from nlp.analyzer import Analyzer, analyzer_for
 from nlp.encoder import E5Encoder, load_package_encoder
 from nlp.features import Features, fit_idf, ngram_matrix
 from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
+from training.conversation_eval import evaluate_conversations
+from training.conversation_eval import table_rows as conversation_rows
+from training.conversations import BLIND_DIR as CONVERSATIONS_BLIND_DIR
+from training.conversations import CONVERSATIONS_DIR, load_conversations, read_all
 from training.datasets import (
     BLIND_DIR,
     CHALLENGE_DIR,
@@ -854,6 +864,12 @@ def format_table(report: Mapping[str, Any]) -> str:
     if isinstance(blind, Mapping):
         head("7. Blind sets: written from the label guide only, never trained on (via classify)")
         lines.extend(_own_rows(blind, row))
+    for name, title in (
+        ("conversations", "8. Labelled conversations, dev split: decision per conversation"),
+        ("conversations_blind", "9. Labelled conversations, blind split (written last, used once)"),
+    ):
+        if isinstance(report.get(name), Mapping):
+            lines.extend(conversation_rows(title, report[name]))
     targets = report.get("targets", [])
     if targets:
         lines.extend(
@@ -906,7 +922,27 @@ def _model_info(analyzer: Analyzer) -> dict[str, Any]:
     }
 
 
-SECTIONS = ("deepsentipers", "complaints", "intents", "parsinlu", "own", "challenge", "blind")
+SECTIONS = (
+    "deepsentipers",
+    "complaints",
+    "intents",
+    "parsinlu",
+    "own",
+    "challenge",
+    "blind",
+    "conversations",
+    "conversations_blind",
+)
+
+
+def evaluate_conversation_split(analyzer: Analyzer, split: str, cache: Path) -> dict[str, Any]:
+    """Section 8: the labelled conversations of one split through the product's decision."""
+    folder = CONVERSATIONS_BLIND_DIR if split == "blind" else CONVERSATIONS_DIR
+    conversations = list(load_conversations(folder, split=split))
+    if not conversations:
+        return {"skipped": f"no {split} conversations in {folder}"}
+    readings = read_all(analyzer, conversations, cache=cache, weights_dir=weights_path().parent)
+    return evaluate_conversations(conversations, analyzer, readings)
 
 
 def evaluate(
@@ -937,6 +973,10 @@ def evaluate(
         timed("challenge", lambda: evaluate_own(list(own_examples(CHALLENGE_DIR)), analyzer))
     if "blind" in wanted:
         timed("blind", lambda: evaluate_own(list(own_examples(BLIND_DIR)), analyzer))
+    if "conversations" in wanted:
+        timed("conversations", lambda: evaluate_conversation_split(analyzer, "dev", cache))
+    if "conversations_blind" in wanted:
+        timed("conversations_blind", lambda: evaluate_conversation_split(analyzer, "blind", cache))
     if data is not None:
         if "deepsentipers" in wanted:
             timed("deepsentipers", lambda: evaluate_deepsentipers(data, analyzer, cache))
