@@ -31,6 +31,7 @@ train: install
 	$(BIN)/python -m training.train --data $(DATA) --layers 0 --epochs 10 --out nlp/weights/heads_frozen.pt --no-card
 	$(BIN)/python -m training.train --data $(DATA) --companion heads_frozen.pt
 	$(BIN)/python -m training.agent_voice
+	$(BIN)/python -m training.decision
 
 eval: install
 	$(BIN)/python -m training.evaluate --data $(DATA)

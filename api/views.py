@@ -22,6 +22,7 @@ from routing.queue import aware
 
 def insight_view(row: Insight) -> dict[str, Any]:
     return {
+        "id": row.id,
         "kind": row.kind,
         "score": row.score,
         "turn": row.turn,

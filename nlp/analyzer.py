@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import scipy.sparse as sp
 
 from core.settings import NlpSettings
 from nlp.decision import (
@@ -192,7 +193,7 @@ class Analyzer:
         `agent_voice` probability, and is taken as the agent's (`speaker_inferred`) when that
         reaches the threshold."""
         speakers = speakers or [None] * len(texts)
-        units, probs, _ = self._score(texts, agent_voice=any(s is None for s in speakers))
+        units, probs = self._score(texts, agent_voice=any(s is None for s in speakers))
         results = []
         for text, unit, given in zip(texts, units, speakers, strict=True):
             speaker = given
@@ -241,7 +242,7 @@ class Analyzer:
     # ---- transcripts ------------------------------------------------------------------------
     def analyze(self, transcript: Transcript) -> Analysis:
         turns = transcript.turns
-        units, probs, vectors = self._score([t.text for t in turns])
+        units, probs = self._score([t.text for t in turns])
         sentiments = [self._sentiment(u, probs) for u in units]
         languages = [
             t.language or detect_language(t.text, transcript.language or "en") for t in turns
@@ -249,10 +250,7 @@ class Analyzer:
         if self.decision is None:
             insights = self._sentence_insights(turns, units, probs, languages)
         else:
-            readings = [
-                self._turn_reading(u, t.speaker, probs, vectors)
-                for t, u in zip(turns, units, strict=True)
-            ]
+            readings = self._readings(turns, units, probs)
             insights = self._decided_insights(
                 self.decision.decide(readings), turns, units, probs, languages
             )
@@ -266,17 +264,13 @@ class Analyzer:
     def read(self, turns: Sequence[Turn]) -> list[TurnReading]:
         """What the sentence detectors see in each turn: the decision model's input
         (`training.decision` fits it on these)."""
-        units, probs, vectors = self._score([t.text for t in turns])
-        return [
-            self._turn_reading(u, t.speaker, probs, vectors)
-            for t, u in zip(turns, units, strict=True)
-        ]
+        units, probs = self._score([t.text for t in turns])
+        return self._readings(turns, units, probs)
 
     # ---- internals ----------------------------------------------------------------------------
     def _score(
         self, texts: Sequence[str], *, agent_voice: bool = False
-    ) -> tuple[list[_Units], dict[str, np.ndarray], np.ndarray]:
-        """Every unit's probabilities per task, and its vector from the main encoder."""
+    ) -> tuple[list[_Units], dict[str, np.ndarray]]:
         unit_texts: list[str] = []
         units: list[_Units] = []
         for text in texts:
@@ -310,7 +304,7 @@ class Analyzer:
             probs[AGENT_VOICE] = voice.head.probabilities(
                 Features(embedded(voice.embedder), ngram_matrix(unit_texts, voice.idf))
             )
-        return units, probs, features.embeddings
+        return units, probs
 
     def featurize(self, texts: Sequence[str]) -> Features:
         return Features(
@@ -323,16 +317,31 @@ class Analyzer:
             return SentimentScore("neutral", 1.0, 0.0)
         return SentimentScore.from_probabilities(reading)
 
+    def _readings(
+        self, turns: Sequence[Turn], units: Sequence[_Units], probs: Mapping[str, np.ndarray]
+    ) -> list[TurnReading]:
+        ngrams = ngram_matrix([t.text for t in turns], self.idf)
+        return [
+            self._turn_reading(unit, turn.speaker, probs, ngrams[i])
+            for i, (turn, unit) in enumerate(zip(turns, units, strict=True))
+        ]
+
     def _turn_reading(
-        self, unit: _Units, speaker: str, probs: Mapping[str, np.ndarray], vectors: np.ndarray
+        self,
+        unit: _Units,
+        speaker: str,
+        probs: Mapping[str, np.ndarray],
+        ngrams: sp.csr_matrix,
     ) -> TurnReading:
         n_words = sum(len(s.text.split()) for s in unit.sentences)
         sentiment = unit.reading(probs["sentiment"])
         if sentiment is None or not unit.sentences:
-            return TurnReading(speaker, {}, {}, {}, {}, (0.0, 0.0), {}, n_words, None)
+            return TurnReading(speaker, {}, {}, {}, {}, (0.0, 0.0), {}, n_words)
         best, whole, best_sentence, best_sentiment, question = {}, {}, {}, {}, {}
+        sentence_scores = {}
         for task in BINARY_TASKS:
             scores = unit.evidence_scores(probs[task])
+            sentence_scores[task] = tuple(float(p) for p in scores[: len(unit.sentences)])
             i = int(np.argmax(scores[: len(unit.sentences)]))
             best[task] = float(scores.max())
             whole[task] = float(cast(np.ndarray, unit.reading(probs[task])))
@@ -349,7 +358,8 @@ class Analyzer:
             sentiment=(float(sentiment[0]), float(sentiment[2])),
             best_is_question=question,
             n_words=n_words,
-            vector=cast(np.ndarray, unit.reading(vectors)).astype(np.float32),
+            sentence_scores=sentence_scores,
+            ngrams=ngrams,
         )
 
     def _sentence_insights(

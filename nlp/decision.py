@@ -5,34 +5,40 @@ sentences, so a few per cent of false alarms per sentence become a false alarm i
 conversations. Two small calibrated models sit on top of the sentence detectors:
 
 1. **Turn in context.** Each customer turn is read with the turn before it (usually the agent's
-   question or answer): its best sentence score per kind, its whole-turn reading, its sentiment
-   and that of the quoted sentence, whether that sentence is a question, and the previous turn's
-   scores and sentiment. A logistic model per kind turns these into the probability that the
-   turn carries the kind, so "it doesn't export to PDF, right?" after "how can I help" reads as a
-   how-to and "you said ten days and it came in six" as praise.
-2. **Conversation.** The turn probabilities of all customer turns are pooled (the strongest, the
-   noisy-or, the runner-up, how many pass one half) with the customer's overall and closing
-   sentiment, and a second logistic model gives the calibrated probability that the conversation
+   question or answer): its best and runner-up sentence scores per kind, how many of its
+   sentences pass one half, its whole-turn reading, its sentiment and that of the quoted
+   sentence, whether that sentence is a question, the previous turn's scores and sentiment, and
+   the turn's own wording (hashed character n-grams, the detectors' features). A logistic model
+   per kind, trained on whole conversations, turns these into the probability that the turn
+   carries the kind, so "it doesn't export to PDF, right?" after "how can I help" reads as a
+   how-to, "you said ten days and it came in six" as praise, and a long story about the previous
+   provider as no complaint about this one.
+2. **Conversation.** The turn probabilities of all customer turns are pooled (the strongest and
+   the noisy-or) with the customer's overall and closing sentiment, and a second logistic model gives the calibrated probability that the conversation
    carries the kind. A kind is raised when that reaches its threshold, chosen on the dev split for
    a stated precision (`NlpSettings.decision_precision`).
 
-Both are plain linear models on a few dozen standardised numbers, trained by `training.decision`
-on the project's labelled conversations and stored as JSON beside the detector heads; inference is
-numpy only.
+Both are plain linear models, trained by `training.decision` on the project's labelled
+conversations and stored beside the detector heads (`decision.json`, and `decision.npz` for the
+n-gram weights); inference is numpy only.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
+from nlp.features import N_BUCKETS
 from nlp.heads import BINARY_TASKS
 
 DECISION_WEIGHTS = Path(__file__).parent / "weights" / "decision.json"
+# the n-gram weights of the turn models, one row per kind (float16: half the file, same decisions)
+NGRAM_WEIGHTS = DECISION_WEIGHTS.with_suffix(".npz")
 # logits are clipped here so a probability of exactly 0 or 1 stays a finite feature
 _EPS = 1e-4
 QUESTION_MARKS = ("?", "؟")
@@ -56,8 +62,10 @@ class TurnReading:
     # kind -> the best sentence ends with a question mark
     best_is_question: Mapping[str, bool]
     n_words: int
-    # the turn's meaning: its units' mean vector from the main (fine-tuned) encoder
-    vector: np.ndarray | None = None
+    # kind -> every sentence's evidence probability, in order (a long email has many)
+    sentence_scores: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    # the turn's wording: one row of tf-idf weighted hashed character n-grams
+    ngrams: sp.csr_matrix | None = None
 
 
 def _logit(p: float | np.ndarray) -> np.ndarray:
@@ -65,14 +73,16 @@ def _logit(p: float | np.ndarray) -> np.ndarray:
     return np.asarray(np.log(q / (1 - q)))
 
 
-def turn_features(
-    kind: str, turn: TurnReading, previous: TurnReading | None, *, embeddings: bool
-) -> list[float]:
-    """The numbers the turn-in-context model reads for one customer turn and one kind; with
-    `embeddings`, also the turn's vector and the previous turn's (zeros at the start)."""
+def turn_features(kind: str, turn: TurnReading, previous: TurnReading | None) -> list[float]:
+    """The dense numbers the turn-in-context model reads for one customer turn and one kind
+    (its n-grams come beside them, `TurnReading.ngrams`)."""
+    ranked = sorted(turn.sentence_scores[kind], reverse=True)
     own = [
         float(_logit(turn.best[kind])),
         float(_logit(turn.whole[kind])),
+        float(_logit(ranked[1] if len(ranked) > 1 else 0.0)),
+        float(sum(p >= 0.5 for p in ranked)),
+        float(np.log(len(ranked))),
         *turn.best_sentiment[kind],
         float(turn.best_is_question[kind]),
     ]
@@ -87,26 +97,26 @@ def turn_features(
             *(float(previous.best[k]) for k in BINARY_TASKS),
             *previous.sentiment,
         ]
-    if not embeddings:
-        return own + others + shape + context
-    assert turn.vector is not None
-    before = previous.vector if previous is not None and previous.vector is not None else None
-    prev_vector = np.zeros_like(turn.vector) if before is None else before
-    return own + others + shape + context + turn.vector.tolist() + prev_vector.tolist()
+    return own + others + shape + context
+
+
+def ngram_rows(readings: Sequence[TurnReading]) -> sp.csr_matrix:
+    """The turns' n-gram rows stacked (an empty row where a reading has none)."""
+    empty = sp.csr_matrix((1, N_BUCKETS), dtype=np.float32)
+    return sp.vstack([r.ngrams if r.ngrams is not None else empty for r in readings]).tocsr()
 
 
 def conversation_features(turn_probs: np.ndarray, customer: Sequence[TurnReading]) -> list[float]:
-    """The numbers the conversation model reads: the turn probabilities pooled, plus the
-    customer's overall and closing sentiment."""
-    ordered = np.sort(turn_probs)[::-1]
+    """The numbers the conversation model reads: the turn probabilities pooled (the strongest and
+    the noisy-or), plus the customer's overall and closing sentiment. Nothing counts turns: a
+    one-message email or chat is a whole conversation, and its length is no evidence either way
+    (the labelled conversations are 6-16 turns long; a turn count learned there would hold
+    short contacts down)."""
     noisy_or = 1.0 - float(np.prod(1.0 - np.clip(turn_probs, 0.0, 1 - _EPS)))
     polarity = [t.sentiment[1] - t.sentiment[0] for t in customer]
     return [
-        float(_logit(ordered[0])),
+        float(_logit(float(turn_probs.max()))),
         float(_logit(noisy_or)),
-        float(_logit(ordered[1] if len(ordered) > 1 else 0.0)),
-        float(np.sum(turn_probs >= 0.5)),
-        float(np.log(len(turn_probs))),
         float(np.mean(polarity)),
         float(polarity[-1]),
     ]
@@ -114,15 +124,20 @@ def conversation_features(turn_probs: np.ndarray, customer: Sequence[TurnReading
 
 @dataclass(frozen=True)
 class LinearModel:
-    """Standardised inputs, then a logistic regression: calibrated by its own fit."""
+    """Standardised dense inputs (and, for turn models, n-gram rows), then a logistic regression:
+    calibrated by its own fit."""
 
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
+    # weights of the n-gram columns; None for a model on dense inputs only
+    ngram_coef: np.ndarray | None = None
 
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+    def probabilities(self, rows: np.ndarray, ngrams: sp.csr_matrix | None = None) -> np.ndarray:
         z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
+        if self.ngram_coef is not None and ngrams is not None:
+            z = z + ngrams @ self.ngram_coef
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     def to_json(self) -> dict[str, object]:
@@ -168,20 +183,18 @@ class DecisionModel:
     # kind -> rows of (precision target, threshold, dev precision, dev recall), from the dev split
     operating_points: Mapping[str, Sequence[tuple[float, float, float, float]]]
     meta: Mapping[str, object]
-    # the turn model also reads the turn's and the previous turn's vectors
-    embeddings: bool = False
 
     def turn_probabilities(self, kind: str, readings: Sequence[TurnReading]) -> dict[int, float]:
         rows, indexes = [], []
         for i, turn in enumerate(readings):
             if turn.speaker == "agent" or not turn.best:
                 continue
-            previous = readings[i - 1] if i else None
-            rows.append(turn_features(kind, turn, previous, embeddings=self.embeddings))
+            rows.append(turn_features(kind, turn, readings[i - 1] if i else None))
             indexes.append(i)
         if not rows:
             return {}
-        probs = self.turn_models[kind].probabilities(np.asarray(rows))
+        ngrams = ngram_rows([readings[i] for i in indexes])
+        probs = self.turn_models[kind].probabilities(np.asarray(rows), ngrams)
         return {i: float(p) for i, p in zip(indexes, probs, strict=True)}
 
     def decide(self, readings: Sequence[TurnReading]) -> dict[str, KindDecision]:
@@ -207,9 +220,18 @@ class DecisionModel:
         return points[-1][1]
 
     def save(self, path: Path) -> None:
+        """`path` (JSON) and the n-gram weights beside it (`.npz`), each written atomically."""
+        ngram_path = path.with_suffix(".npz")
+        tmp_npz = path.with_suffix(".tmp.npz")
+        weights: dict[str, np.ndarray] = {
+            kind: np.asarray(self.turn_models[kind].ngram_coef, dtype=np.float16)
+            for kind in BINARY_TASKS
+            if self.turn_models[kind].ngram_coef is not None
+        }
+        np.savez_compressed(tmp_npz, **weights)  # type: ignore[arg-type]
+        tmp_npz.replace(ngram_path)
         payload = {
             "version": self.version,
-            "embeddings": self.embeddings,
             "meta": dict(self.meta),
             "kinds": {
                 kind: {
@@ -228,9 +250,17 @@ class DecisionModel:
     def load(cls, path: Path) -> DecisionModel:
         payload = json.loads(path.read_text(encoding="utf-8"))
         kinds = payload["kinds"]
+        ngram_path = path.with_suffix(".npz")
+        ngrams = dict(np.load(ngram_path)) if ngram_path.exists() else {}
+        turn_models = {}
+        for kind, spec in kinds.items():
+            model = LinearModel.from_json(spec["turn"])
+            if kind in ngrams:
+                model = replace(model, ngram_coef=ngrams[kind].astype(np.float64))
+            turn_models[kind] = model
         return cls(
             version=payload["version"],
-            turn_models={k: LinearModel.from_json(v["turn"]) for k, v in kinds.items()},
+            turn_models=turn_models,
             conversation_models={
                 k: LinearModel.from_json(v["conversation"]) for k, v in kinds.items()
             },
@@ -239,5 +269,4 @@ class DecisionModel:
                 for k, v in kinds.items()
             },
             meta=payload.get("meta", {}),
-            embeddings=bool(payload.get("embeddings", False)),
         )

@@ -30,8 +30,8 @@ from training.conversations import LabelledConversation, queue_of
 from training.metrics import expected_calibration_error
 
 PR_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-# a quoted sentence read as positive with at least this probability is "clearly positive"
-CLEARLY_POSITIVE = 0.6
+# evidence read as positive with at least this probability (the quoted sentence or its turn)
+CLEARLY_POSITIVE = 0.5
 NEGATIVE_KINDS = ("complaint", "unmet_expectation")
 SENTENCE_THRESHOLD = 0.5
 
@@ -131,7 +131,8 @@ def sentiment_disagreements(
     readings: Mapping[str, Sequence[TurnReading]],
     thresholds: Mapping[str, float],
 ) -> dict[str, int]:
-    """Raised complaints / unmet expectations whose quoted sentence reads clearly positive."""
+    """Raised complaints / unmet expectations whose evidence (the quoted sentence or its turn)
+    the sentiment model reads as positive."""
     count = total = 0
     for c in conversations:
         kinds = raised[c.id].kinds_raised(thresholds)
@@ -140,7 +141,9 @@ def sentiment_disagreements(
             if kind not in kinds or turn is None:
                 continue
             total += 1
-            count += readings[c.id][turn].best_sentiment[kind][1] >= CLEARLY_POSITIVE
+            reading = readings[c.id][turn]
+            # the quoted sentence, or the turn it stands in, reads positive
+            count += max(reading.best_sentiment[kind][1], reading.sentiment[1]) >= CLEARLY_POSITIVE
     return {"clearly_positive": count, "raised": total}
 
 
@@ -224,7 +227,7 @@ def table_rows(title: str, report: Mapping[str, Any]) -> list[str]:
     agree = report["sentiment_disagreements"]
     lines.append(
         f"ECE conversation decision {ece_['conversation_decision']:.3f}, turn evidence "
-        f"{ece_['turn_evidence']:.3f}; complaints/unmet quoting a clearly positive sentence: "
+        f"{ece_['turn_evidence']:.3f}; complaints/unmet on evidence read as positive: "
         f"{agree['decision']['clearly_positive']}/{agree['decision']['raised']} "
         f"(sentence level {agree['sentence_level']['clearly_positive']}/"
         f"{agree['sentence_level']['raised']})"

@@ -15,9 +15,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from nlp.analyzer import Analyzer
 from nlp.decision import TurnReading
 from nlp.heads import BINARY_TASKS
+from training.datasets import stable_split
 from transcribe.types import Channel, Transcript, Turn
 
 CONVERSATIONS_DIR = Path(__file__).resolve().parent.parent / "labelled" / "conversations"
@@ -25,7 +28,7 @@ BLIND_DIR = CONVERSATIONS_DIR / "blind"
 # a larger dev share than the sentence set's: thresholds are chosen for precision on it
 DEV_SHARE = 0.4
 # bump when TurnReading changes shape, so cached readings are not reused
-READING_FORMAT = 2
+READING_FORMAT = 4
 CS_KINDS = frozenset({"complaint", "unmet_expectation", "churn_risk"})
 
 
@@ -69,11 +72,6 @@ def queue_of(kinds: frozenset[str] | set[str]) -> str:
     return "both" if cs and sales else "cs" if cs else "sales" if sales else "none"
 
 
-def split_of(conversation_id: str, dev_share: float = DEV_SHARE) -> str:
-    bucket = int(hashlib.sha1(conversation_id.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "dev" if bucket < dev_share else "train"
-
-
 def load_conversations(
     folder: Path = CONVERSATIONS_DIR, split: str | None = None
 ) -> Iterator[LabelledConversation]:
@@ -97,7 +95,7 @@ def load_conversations(
                 evidence={k: tuple(v) for k, v in row.get("evidence", {}).items()},
                 family=row.get("family"),
                 split=row.get("split")
-                or ("blind" if folder.name == "blind" else split_of(row["id"])),
+                or ("blind" if folder.name == "blind" else stable_split(row["id"], DEV_SHARE)),
             )
             if split is None or conversation.split == split:
                 yield conversation
@@ -132,7 +130,7 @@ def read_all(
         if file.exists():
             store = pickle.loads(file.read_bytes())
     missing = [c for c in conversations if c.key not in store]
-    for conversation in missing:
+    for conversation in tqdm(missing, desc="reading conversations", unit="conv", disable=None):
         store[conversation.key] = analyzer.read(conversation.transcript().turns)
     if missing and file is not None:
         tmp = file.with_suffix(".tmp")

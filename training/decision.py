@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
@@ -27,6 +28,7 @@ from nlp.decision import (
     LinearModel,
     TurnReading,
     conversation_features,
+    ngram_rows,
     turn_features,
 )
 from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS
@@ -40,41 +42,51 @@ FOLDS = 5
 
 @dataclass(frozen=True)
 class DecisionOptions:
-    # inverse L2 strength of the turn-in-context model: few dozen features, a few thousand turns
-    turn_c: float = 1.0
+    # inverse L2 strength of the turn-in-context model (chosen on the dev split: 1, 3, 10 tried)
+    turn_c: float = 3.0
+    # the n-gram columns' scale against the standardised dense ones (1 and 2 tried on dev)
+    ngram_weight: float = 2.0
     # inverse L2 strength of the conversation model: a few hundred conversations
     conversation_c: float = 1.0
-    # the turn model also reads the turn's and the previous turn's encoder vectors
-    embeddings: bool = False
     version: str = "2026.12.2"
 
 
 def turn_rows(
-    kind: str,
-    conversation: LabelledConversation,
-    readings: Sequence[TurnReading],
-    *,
-    embeddings: bool,
-) -> tuple[list[list[float]], list[int], list[int]]:
-    """Feature rows, labels and turn indexes of one conversation's customer turns."""
-    rows, labels, indexes = [], [], []
+    kind: str, conversation: LabelledConversation, readings: Sequence[TurnReading]
+) -> tuple[list[list[float]], list[int], list[TurnReading]]:
+    """Dense feature rows, labels and readings of one conversation's customer turns."""
+    rows, labels, customer = [], [], []
     for i, turn in enumerate(readings):
         if turn.speaker == "agent" or not turn.best:
             continue
-        previous = readings[i - 1] if i else None
-        rows.append(turn_features(kind, turn, previous, embeddings=embeddings))
+        rows.append(turn_features(kind, turn, readings[i - 1] if i else None))
         labels.append(int(conversation.carries(kind, i)))
-        indexes.append(i)
-    return rows, labels, indexes
+        customer.append(turn)
+    return rows, labels, customer
 
 
-def _fit(rows: np.ndarray, labels: np.ndarray, c: float) -> LinearModel:
+def _fit(
+    rows: np.ndarray,
+    labels: np.ndarray,
+    c: float,
+    ngrams: sp.csr_matrix | None = None,
+    ngram_weight: float = 1.0,
+) -> LinearModel:
     mean = rows.mean(axis=0)
     scale = rows.std(axis=0)
     scale[scale < 1e-6] = 1.0
-    model = LogisticRegression(C=c, max_iter=2000)
-    model.fit((rows - mean) / scale, labels)
-    return LinearModel(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+    design: np.ndarray | sp.csr_matrix = (rows - mean) / scale
+    if ngrams is not None:
+        design = sp.hstack([sp.csr_matrix(design), ngrams * ngram_weight]).tocsr()
+    model = LogisticRegression(C=c, max_iter=3000)
+    model.fit(design, labels)
+    coef = model.coef_[0].astype(np.float64)
+    dense = coef[: rows.shape[1]]
+    if ngrams is None:
+        return LinearModel(mean, scale, dense, float(model.intercept_[0]))
+    # stored as float16: round here, so the dev operating points are those of the shipped weights
+    sparse = (coef[rows.shape[1] :] * ngram_weight).astype(np.float16).astype(np.float64)
+    return LinearModel(mean, scale, dense, float(model.intercept_[0]), sparse)
 
 
 def fit_kind(
@@ -87,29 +99,33 @@ def fit_kind(
     rows: list[list[float]] = []
     labels: list[int] = []
     groups: list[int] = []
+    customer: list[TurnReading] = []
     for g, conversation in enumerate(train):
-        turn_rows_of, turn_labels_of, _ = turn_rows(
-            kind, conversation, readings[conversation.id], embeddings=options.embeddings
+        conv_rows, conv_labels, conv_turns = turn_rows(
+            kind, conversation, readings[conversation.id]
         )
-        rows += turn_rows_of
-        labels += turn_labels_of
-        groups += [g] * len(turn_rows_of)
+        rows += conv_rows
+        labels += conv_labels
+        groups += [g] * len(conv_rows)
+        customer += conv_turns
     x, y, group = np.asarray(rows), np.asarray(labels), np.asarray(groups)
-    turn_model = _fit(x, y, options.turn_c)
+    ngrams = ngram_rows(customer)
+    turn_model = _fit(x, y, options.turn_c, ngrams, options.ngram_weight)
     # out-of-fold turn probabilities: what the conversation model will see on new conversations
     oof = np.zeros(len(y))
     for fit_idx, test_idx in GroupKFold(n_splits=FOLDS).split(x, y, group):
-        oof[test_idx] = _fit(x[fit_idx], y[fit_idx], options.turn_c).probabilities(x[test_idx])
-    conv_rows, conv_labels = [], []
+        fold = _fit(x[fit_idx], y[fit_idx], options.turn_c, ngrams[fit_idx], options.ngram_weight)
+        oof[test_idx] = fold.probabilities(x[test_idx], ngrams[test_idx])
+    conversation_rows, conversation_labels = [], []
     for g, conversation in enumerate(train):
         mask = group == g
         if not mask.any():
             continue
-        customer = [t for t in readings[conversation.id] if t.speaker != "agent" and t.best]
-        conv_rows.append(conversation_features(oof[mask], customer))
-        conv_labels.append(int(kind in conversation.labels))
+        turns = [customer[i] for i in np.flatnonzero(mask)]
+        conversation_rows.append(conversation_features(oof[mask], turns))
+        conversation_labels.append(int(kind in conversation.labels))
     conversation_model = _fit(
-        np.asarray(conv_rows), np.asarray(conv_labels), options.conversation_c
+        np.asarray(conversation_rows), np.asarray(conversation_labels), options.conversation_c
     )
     return turn_model, conversation_model
 
@@ -155,7 +171,6 @@ def fit(
         conversation_models=conversation_models,
         operating_points={k: [] for k in BINARY_TASKS},
         meta={},
-        embeddings=options.embeddings,
     )
     dev_probs = {k: [] for k in BINARY_TASKS}  # type: dict[str, list[float]]
     for conversation in dev:
@@ -174,13 +189,8 @@ def fit(
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "train_conversations": len(train),
             "dev_conversations": len(dev),
-            "options": {
-                "turn_c": options.turn_c,
-                "conversation_c": options.conversation_c,
-                "embeddings": options.embeddings,
-            },
+            "options": asdict(options),
         },
-        embeddings=options.embeddings,
     )
 
 
@@ -193,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DECISION_WEIGHTS)
     parser.add_argument("--cache", type=Path, default=Path("var/cache"))
     parser.add_argument("--turn-c", type=float, default=DecisionOptions.turn_c)
+    parser.add_argument("--ngram-weight", type=float, default=DecisionOptions.ngram_weight)
     parser.add_argument("--conversation-c", type=float, default=DecisionOptions.conversation_c)
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -201,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     dev = list(load_conversations(split="dev"))
     print(f"reading {len(train)} train and {len(dev)} dev conversations ...", flush=True)
     readings = read_all(analyzer, train + dev, cache=args.cache, weights_dir=args.out.parent)
-    options = DecisionOptions(turn_c=args.turn_c, conversation_c=args.conversation_c)
+    options = DecisionOptions(
+        turn_c=args.turn_c, ngram_weight=args.ngram_weight, conversation_c=args.conversation_c
+    )
     model = fit(train, dev, readings, options)
     model.save(args.out)
     for kind in BINARY_TASKS:

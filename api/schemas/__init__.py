@@ -40,6 +40,11 @@ class SpanPublic(BaseModel):
 
 
 class InsightPublic(BaseModel):
+    id: int | None = Field(
+        default=None,
+        description="the stored insight's id, for reviews (`POST /v1/insights/{id}/reviews`); "
+        "null in `hamsu analyze` output, which stores nothing",
+    )
     kind: str = Field(examples=["unmet_expectation"])
     score: float
     turn: int

@@ -91,43 +91,54 @@ def world(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Iterat
                 }
             )
         )
-        # a customer who states two broken promises and threatens to leave twice, so the tests
-        # that work through several insights of one queue item have them
-        promises = tmp / "promises.json"
-        promises.write_text(
-            json.dumps(
-                {
-                    "channel": "chat",
-                    "messages": [
-                        {"from": "agent", "text": "Hi, thanks for waiting. What can I do?"},
-                        {
-                            "from": "customer",
-                            "text": "Your sales rep promised us the reports would sync with our "
-                            "CRM every hour. They only sync once a day.",
-                        },
-                        {"from": "agent", "text": "I'm sorry about that, let me check."},
-                        {
-                            "from": "customer",
-                            "text": "You also told us onboarding would take one week and it has "
-                            "now been five weeks without a working setup.",
-                        },
-                        {
-                            "from": "customer",
-                            "text": "If this isn't fixed by Friday we will cancel our contract.",
-                        },
-                        {"from": "agent", "text": "I understand, I'll escalate it right now."},
-                        {
-                            "from": "customer",
-                            "text": "We will not renew in March; we are moving the whole team "
-                            "to another provider.",
-                        },
-                    ],
-                }
+        # a customer who, in two conversations, states a broken promise and threatens to leave:
+        # an account's open item gathers the insights of its conversations, so the tests that
+        # work through several insights of one queue item have them
+        promises = []
+        for n, (promise, threat) in enumerate(
+            (
+                (
+                    "Your sales rep promised us the reports would sync with our CRM every hour. "
+                    "They only sync once a day and our managers are working with stale numbers.",
+                    "If this isn't fixed by Friday we will cancel our contract.",
+                ),
+                (
+                    "You also told us onboarding would take one week and it has now been five "
+                    "weeks without a working setup. That is not what we signed up for.",
+                    "We will not renew in March; we are moving the whole team to another provider.",
+                ),
             )
+        ):
+            chat = tmp / f"promises{n}.json"
+            chat.write_text(
+                json.dumps(
+                    {
+                        "channel": "chat",
+                        "messages": [
+                            {"from": "agent", "text": "Hi, thanks for waiting. What can I do?"},
+                            {"from": "customer", "text": promise},
+                            {"from": "agent", "text": "I'm sorry about that, let me check."},
+                            {"from": "customer", "text": threat},
+                            {"from": "agent", "text": "I understand, I'll escalate it right now."},
+                        ],
+                    }
+                )
+            )
+            promises.append(chat)
+        # a second Persian conversation of the same merchant, with a complaint of its own
+        second = tmp / "pardakht2.txt"
+        second.write_text(
+            "کارشناس: سلام، پشتیبانی پرداخت‌یار، در خدمتم\n"
+            "مشتری: سلام. این ماه دو بار کارمزد ماهانه کارتخوان از حسابم کم شده و هیچ پیامکی هم "
+            "نیومده. این دومین باره که این اتفاق میفته و واقعا از این وضع ناراضیم.\n"
+            "کارشناس: عذرخواهی می‌کنم، بررسی می‌کنم.\n",
+            encoding="utf-8",
         )
         for path, account in (
-            (promises, "Tavana"),
+            (promises[0], "Tavana"),
+            (promises[1], "Tavana"),
             (samples_dir / "chats" / "fa_churn.txt", "Pardakht"),
+            (second, "Pardakht"),
             (samples_dir / "chats" / "en_upsell.json", "BlueWave"),
             (seats, "Seats Inc"),
         ):
