@@ -91,6 +91,10 @@ class NlpSettings(BaseModel):
     # an insight whose evidence turn has an ASR confidence (mean word probability) below this is
     # held for a person to listen to (`needs_listening`) and opens no queue item
     hold_below_confidence: float = 0.6
+    # on a turn held for listening a kind is raised already at the threshold of this (looser) dev
+    # precision: a held insight costs one listen, not a queue item, and an unreadable transcript
+    # hides evidence a clear one would show
+    listen_precision: float = 0.8
 
 
 class RoutingSettings(BaseModel):

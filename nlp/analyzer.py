@@ -170,6 +170,7 @@ class Analyzer:
         decision: DecisionModel | None = None,
         decision_thresholds: Mapping[str, float] | None = None,
         hold_below_confidence: float = 0.0,
+        listen_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         self.embedder = embedder
         self.idf = idf
@@ -182,6 +183,8 @@ class Analyzer:
         # conversation level, on the decision model's probabilities
         self.decision_thresholds = dict(decision_thresholds or {})
         self.hold_below_confidence = hold_below_confidence
+        # conversation level, for evidence from a turn held for listening (looser: a person checks)
+        self.listen_thresholds = dict(listen_thresholds or self.decision_thresholds)
 
     # ---- plain texts (hamsu classify) -------------------------------------------------------
     def classify(
@@ -406,9 +409,13 @@ class Analyzer:
         evidence; every customer turn's evidence score stays in the explanation."""
         insights = []
         for task, decision in decisions.items():
-            threshold = self.decision_thresholds.get(task, 0.5)
             index = decision.best_turn
-            if index is None or decision.probability < threshold:
+            if index is None:
+                continue
+            threshold = self.decision_thresholds.get(task, 0.5)
+            if self._unsure(turns[index]):
+                threshold = min(threshold, self.listen_thresholds.get(task, threshold))
+            if decision.probability < threshold:
                 continue
             ranked = sorted(decision.turn_probabilities.items(), key=lambda kv: -kv[1])
             evidence = [
@@ -488,8 +495,12 @@ class Analyzer:
             explanation=explanation,
             evidence_score=None if evidence_score is None else round(evidence_score, 4),
             transcript_confidence=None if confidence is None else round(confidence, 4),
-            needs_listening=confidence is not None and confidence < self.hold_below_confidence,
+            needs_listening=self._unsure(turn),
         )
+
+    def _unsure(self, turn: Turn) -> bool:
+        """The recogniser was unsure of this turn: what it says waits for a person to listen."""
+        return turn.confidence is not None and turn.confidence < self.hold_below_confidence
 
 
 def _time_of_offset(turn: Turn, offset: int) -> float | None:
@@ -540,6 +551,7 @@ def load_analyzer(
     decision_precision: float = 0.9,
     decision_thresholds: tuple[tuple[str, float], ...] = (),
     hold_below_confidence: float = 0.0,
+    listen_precision: float = 0.8,
 ) -> Analyzer:
     """Build an analyzer once per process (weights and the embedder are shared).
 
@@ -591,6 +603,11 @@ def load_analyzer(
         if decision
         else {}
     )
+    listen = (
+        {kind: decision.threshold(kind, listen_precision) for kind in BINARY_TASKS}
+        if decision
+        else {}
+    )
     return Analyzer(
         embedder=embedder_for(bundle.embedder, path.parent),
         idf=bundle.idf,
@@ -601,6 +618,7 @@ def load_analyzer(
         decision=decision,
         decision_thresholds=chosen,
         hold_below_confidence=hold_below_confidence,
+        listen_thresholds=listen,
     )
 
 
@@ -615,4 +633,5 @@ def analyzer_for(settings: NlpSettings) -> Analyzer:
         settings.decision_precision,
         tuple(sorted(settings.decision_thresholds.items())),
         settings.hold_below_confidence,
+        settings.listen_precision,
     )

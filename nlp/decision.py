@@ -14,9 +14,12 @@ conversations. Two small calibrated models sit on top of the sentence detectors:
    how-to, "you said ten days and it came in six" as praise, and a long story about the previous
    provider as no complaint about this one.
 2. **Conversation.** The turn probabilities of all customer turns are pooled (the strongest and
-   the noisy-or) with the customer's overall and closing sentiment, and a second logistic model gives the calibrated probability that the conversation
-   carries the kind. A kind is raised when that reaches its threshold, chosen on the dev split for
-   a stated precision (`NlpSettings.decision_precision`).
+   the noisy-or), for complaints and unmet expectations with the customer's overall and closing
+   sentiment, and a second logistic model
+   gives the calibrated probability that the conversation carries the kind. A kind is raised
+   when that reaches its threshold, chosen on the dev split for a stated precision
+   (`NlpSettings.decision_precision`); evidence from a turn held for listening needs only the
+   looser `NlpSettings.listen_precision`, since a person checks it before it becomes work.
 
 Both are plain linear models, trained by `training.decision` on the project's labelled
 conversations and stored beside the detector heads (`decision.json`, and `decision.npz` for the
@@ -106,20 +109,26 @@ def ngram_rows(readings: Sequence[TurnReading]) -> sp.csr_matrix:
     return sp.vstack([r.ngrams if r.ngrams is not None else empty for r in readings]).tocsr()
 
 
-def conversation_features(turn_probs: np.ndarray, customer: Sequence[TurnReading]) -> list[float]:
+# kinds whose conversation decision also reads the customer's sentiment: a complaint said with
+# thanks and praise is usually praise; an angry customer who also wants ten more seats is still a
+# lead, and a calm one who is leaving is still leaving
+SENTIMENT_KINDS = frozenset({"complaint", "unmet_expectation"})
+
+
+def conversation_features(
+    kind: str, turn_probs: np.ndarray, customer: Sequence[TurnReading]
+) -> list[float]:
     """The numbers the conversation model reads: the turn probabilities pooled (the strongest and
-    the noisy-or), plus the customer's overall and closing sentiment. Nothing counts turns: a
-    one-message email or chat is a whole conversation, and its length is no evidence either way
-    (the labelled conversations are 6-16 turns long; a turn count learned there would hold
-    short contacts down)."""
+    the noisy-or), and for `SENTIMENT_KINDS` the customer's overall and closing sentiment.
+    Nothing counts turns: a one-message email or chat is a whole conversation, and its length is
+    no evidence either way (the labelled conversations are 6-16 turns long; a turn count learned
+    there would hold short contacts down)."""
     noisy_or = 1.0 - float(np.prod(1.0 - np.clip(turn_probs, 0.0, 1 - _EPS)))
+    pooled = [float(_logit(float(turn_probs.max()))), float(_logit(noisy_or))]
+    if kind not in SENTIMENT_KINDS:
+        return pooled
     polarity = [t.sentiment[1] - t.sentiment[0] for t in customer]
-    return [
-        float(_logit(float(turn_probs.max()))),
-        float(_logit(noisy_or)),
-        float(np.mean(polarity)),
-        float(polarity[-1]),
-    ]
+    return pooled + [float(np.mean(polarity)), float(polarity[-1])]
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ class DecisionModel:
                 decisions[kind] = KindDecision(kind, 0.0, {})
                 continue
             customer = [readings[i] for i in turn_probs]
-            row = conversation_features(np.asarray(list(turn_probs.values())), customer)
+            row = conversation_features(kind, np.asarray(list(turn_probs.values())), customer)
             p = float(self.conversation_models[kind].probabilities(np.asarray([row]))[0])
             decisions[kind] = KindDecision(kind, p, turn_probs)
         return decisions

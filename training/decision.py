@@ -122,7 +122,7 @@ def fit_kind(
         if not mask.any():
             continue
         turns = [customer[i] for i in np.flatnonzero(mask)]
-        conversation_rows.append(conversation_features(oof[mask], turns))
+        conversation_rows.append(conversation_features(kind, oof[mask], turns))
         conversation_labels.append(int(kind in conversation.labels))
     conversation_model = _fit(
         np.asarray(conversation_rows), np.asarray(conversation_labels), options.conversation_c

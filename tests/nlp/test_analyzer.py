@@ -72,8 +72,15 @@ def test_agent_turns_never_raise_customer_insights(analyzer):
         ],
         language="en",
     )
+    readings = analyzer.read(transcript.turns)
+    # read alone, the agent's offer looks like a lead
+    assert readings[0].best["upsell"] >= 0.5
+    decisions = analyzer.decision.decide(readings)
+    # only the customer's turn is evidence, for every kind
+    assert all(set(d.turn_probabilities) == {2} for d in decisions.values())
+    assert decisions["upsell"].turn_probabilities[2] >= 0.5
+    assert decisions["churn_risk"].probability < 0.1
     analysis = analyzer.analyze(transcript)
-    assert analysis.insights, "the customer's request should be found"
     assert all(i.speaker == "customer" and i.turn == 2 for i in analysis.insights)
     assert set(analysis.sentiment) == {"agent", "customer"}
 

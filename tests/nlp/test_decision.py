@@ -8,7 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nlp.analyzer import load_analyzer
+from core.settings import NlpSettings
+from nlp.analyzer import analyzer_for, load_analyzer
 from nlp.decision import DecisionModel, conversation_features
 from training.conversation_eval import sentence_level
 from training.decision import operating_points
@@ -19,7 +20,7 @@ CS_NEGATIVE = ("complaint", "unmet_expectation")
 
 @pytest.fixture(scope="module")
 def analyzer():
-    return load_analyzer()
+    return analyzer_for(NlpSettings())
 
 
 def dialogue(lang: str, *lines: str, confidence: float | None = None) -> Transcript:
@@ -149,18 +150,17 @@ def test_evidence_from_an_unsure_transcript_is_held_for_listening(analyzer, lang
     assert unsure.insights and sure.insights
     assert all(i.needs_listening and i.transcript_confidence == 0.45 for i in unsure.insights)
     assert not any(i.needs_listening for i in sure.insights)
-    # the same decision either way: holding changes where an insight goes, not what it says
-    assert [(i.kind, i.score) for i in unsure.insights] == [
-        (i.kind, i.score) for i in sure.insights
-    ]
+    # the same probabilities either way; an unsure transcript may surface more, at the looser
+    # listening threshold, since a person checks them
+    assert {(i.kind, i.score) for i in sure.insights} <= {
+        (i.kind, i.score) for i in unsure.insights
+    }
 
 
 def test_typed_text_is_never_held(analyzer):
     analysis = analyzer.analyze(dialogue(*COMPLAINT_THEN_CHURN["en"]))
     assert analysis.insights
-    assert all(
-        not i.needs_listening and i.transcript_confidence is None for i in analysis.insights
-    )
+    assert all(not i.needs_listening and i.transcript_confidence is None for i in analysis.insights)
 
 
 def test_the_stated_precision_picks_the_dev_threshold():
@@ -196,8 +196,8 @@ def test_operating_points_take_the_most_recall_at_each_precision():
 def test_a_single_customer_turn_is_not_held_against_a_conversation():
     one = dialogue("en", "customer: we need ten more seats on the enterprise plan")
     (reading,) = load_analyzer().read(one.turns)
-    single = conversation_features(np.array([0.95]), [reading])
-    double = conversation_features(np.array([0.95, 0.01]), [reading, reading])
+    single = conversation_features("upsell", np.array([0.95]), [reading])
+    double = conversation_features("upsell", np.array([0.95, 0.01]), [reading, reading])
     assert single[0] == double[0]  # the strongest turn reads the same
     assert len(single) == len(double)
 
@@ -210,7 +210,7 @@ def test_the_model_survives_a_save_and_load(analyzer, tmp_path):
     readings = analyzer.read(dialogue(*COMPLAINT_THEN_CHURN["fa"]).turns)
     for kind, decision in model.decide(readings).items():
         assert again.decide(readings)[kind].probability == pytest.approx(decision.probability)
-    without_ngrams = replace(
-        model.turn_models["complaint"], ngram_coef=None
-    ).probabilities(np.zeros((1, len(model.turn_models["complaint"].mean))))
+    without_ngrams = replace(model.turn_models["complaint"], ngram_coef=None).probabilities(
+        np.zeros((1, len(model.turn_models["complaint"].mean)))
+    )
     assert 0.0 < float(without_ngrams[0]) < 1.0
