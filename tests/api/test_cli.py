@@ -114,3 +114,27 @@ def test_classify_scores_no_customer_insight_on_lines_it_knows_are_the_agents(tm
     for row in rows[4:]:
         assert row["upsell"] > 0.5, row
     assert rows[4]["upsell"] == rows[5]["upsell"] == rows[6]["upsell"]
+
+
+def test_analyze_and_the_service_make_the_same_decisions(tmp_path, samples_dir, client):
+    from tests.api.test_conversations import drain, upload
+
+    files = [
+        samples_dir / "emails" / "en_unmet_promise.eml",
+        samples_dir / "chats" / "fa_churn.txt",
+    ]
+    result = run_cli(["analyze", *map(str, files)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    cli = [json.loads(line) for line in result.stdout.splitlines()]
+    ids = [upload(client, path).json()["id"] for path in files]
+    drain(client)
+    for mine, conversation_id in zip(cli, ids, strict=True):
+        served = client.get(f"/v1/conversations/{conversation_id}").json()
+        keys = ("kind", "score", "turn", "quote", "threshold", "evidence_score", "needs_listening")
+        assert [{k: i[k] for k in keys} for i in mine["insights"]] == [
+            {k: i[k] for k in keys} for i in served["insights"]
+        ]
+        assert mine["insights"], "both find the conversation's insights"
+        assert [(r["queue"], r["priority"]) for r in mine["routes"]] == [
+            (r["queue"], r["priority"]) for r in served["routes"]
+        ]
