@@ -214,8 +214,9 @@ def sentiment_json(analysis: Analysis) -> dict[str, Any]:
 
 
 def insight_json(insight: dict[str, Any]) -> dict[str, Any]:
+    """An insight not stored (yet) as the v1 JSON: `id` is null until the service stores it."""
     span = insight.pop("span")
-    return {**insight, "span": {"start": span[0], "end": span[1]}}
+    return {"id": None, **insight, "span": {"start": span[0], "end": span[1]}}
 
 
 def route_json(route: Route) -> dict[str, Any]:

@@ -163,6 +163,18 @@ def render(
     return response
 
 
+def _reader(request: Request, session: Session, settings: Any, what: str) -> ApiKey | Response:
+    """The signed-in admin, csm or sales key; else the sign-in redirect or a 403 page."""
+    key = _signed_in(request, session, settings)
+    if key is None:
+        return _to_login(request)
+    if key.role not in ("admin", "csm", "sales"):
+        return _error_page(
+            request, key, HamsuError(ErrorCode.FORBIDDEN, f"role {key.role!r} may not {what}")
+        )
+    return key
+
+
 def _error_page(request: Request, key: ApiKey | None, exc: HamsuError) -> HTMLResponse:
     return render(
         request, "error.html", key, status_code=exc.http_status, message=exc.message, error=exc
@@ -420,13 +432,9 @@ def conversation_page(
 @router.get("/listen")
 def listen_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """Calls whose insights are held until someone listens (the to-listen list)."""
-    key = _signed_in(request, session, settings)
-    if key is None:
-        return _to_login(request)
-    if key.role not in ("admin", "csm", "sales"):
-        return _error_page(
-            request, key, HamsuError(ErrorCode.FORBIDDEN, f"role {key.role!r} may not do this")
-        )
+    key = _reader(request, session, settings, "see the to-listen list")
+    if isinstance(key, Response):
+        return key
     rows = []
     for conversation in to_listen(session, limit=200):
         held = session.exec(
@@ -639,15 +647,9 @@ def dashboard_data(session: Session, key: ApiKey) -> dict[str, Any]:
 
 @router.get("/dashboard")
 def dashboard(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    key = _signed_in(request, session, settings)
-    if key is None:
-        return _to_login(request)
-    if key.role not in ("admin", "csm", "sales"):
-        return _error_page(
-            request,
-            key,
-            HamsuError(ErrorCode.FORBIDDEN, f"role {key.role!r} may not see the dashboard"),
-        )
+    key = _reader(request, session, settings, "see the dashboard")
+    if isinstance(key, Response):
+        return key
     data = dashboard_data(session, key)
     when, short, num, clock = _date_filters(_lang(request))
     chart = chart_points(
