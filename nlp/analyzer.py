@@ -339,8 +339,8 @@ class Analyzer:
         n_words = sum(len(s.text.split()) for s in unit.sentences)
         sentiment = unit.reading(probs["sentiment"])
         if sentiment is None or not unit.sentences:
-            return TurnReading(speaker, {}, {}, {}, {}, (0.0, 0.0), {}, n_words)
-        best, whole, best_sentence, best_sentiment, question = {}, {}, {}, {}, {}
+            return TurnReading(speaker, {}, {}, {}, (0.0, 0.0), {}, n_words)
+        best, whole, best_sentiment, question = {}, {}, {}, {}
         sentence_scores = {}
         for task in BINARY_TASKS:
             scores = unit.evidence_scores(probs[task])
@@ -348,7 +348,6 @@ class Analyzer:
             i = int(np.argmax(scores[: len(unit.sentences)]))
             best[task] = float(scores.max())
             whole[task] = float(cast(np.ndarray, unit.reading(probs[task])))
-            best_sentence[task] = i
             polar = probs["sentiment"][unit.rows.start + i]
             best_sentiment[task] = (float(polar[0]), float(polar[2]))
             question[task] = unit.sentences[i].text.rstrip().endswith(QUESTION_MARKS)
@@ -356,7 +355,6 @@ class Analyzer:
             speaker=speaker,
             best=best,
             whole=whole,
-            best_sentence=best_sentence,
             best_sentiment=best_sentiment,
             sentiment=(float(sentiment[0]), float(sentiment[2])),
             best_is_question=question,

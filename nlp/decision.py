@@ -56,8 +56,6 @@ class TurnReading:
     best: Mapping[str, float]
     # kind -> the turn read whole (a short turn) or the mean of its sentences
     whole: Mapping[str, float]
-    # kind -> index of the best sentence within the turn
-    best_sentence: Mapping[str, int]
     # kind -> (p_negative, p_positive) of the best sentence
     best_sentiment: Mapping[str, tuple[float, float]]
     # (p_negative, p_positive) of the whole turn
