@@ -174,10 +174,14 @@ def test_work_a_cs_item_end_to_end(page, server):
 def test_play_from_here_seeks_to_the_evidence(page, server):
     sign_in(page, server["keys"]["admin"])
     conversation_id = server["ids"]["call"]
-    insights = server["api"].get("/v1/queues/cs/items?status=all").json()["items"]
+    items = [
+        item
+        for queue in ("cs", "sales")
+        for item in server["api"].get(f"/v1/queues/{queue}/items?status=all").json()["items"]
+    ]
     found = [
         i
-        for item in insights
+        for item in items
         for i in item["insights"]
         if i["conversation_id"] == conversation_id and i["start"]
     ]
