@@ -620,10 +620,16 @@ def load_analyzer(
     )
 
 
+def heads_path(settings: NlpSettings) -> Path:
+    """The detector heads the settings name; the decision model and the other bundles lie beside
+    them."""
+    return Path(settings.weights_dir) / "heads.pt" if settings.weights_dir else DEFAULT_WEIGHTS
+
+
 def analyzer_for(settings: NlpSettings) -> Analyzer:
     """The analyzer the settings describe: `hamsu classify`, `hamsu analyze` and the worker."""
     return load_analyzer(
-        str(Path(settings.weights_dir) / "heads.pt") if settings.weights_dir else "",
+        str(heads_path(settings)),
         tuple(sorted(settings.thresholds.items())),
         tuple(sorted(settings.detectors.items())),
         settings.transformers.model_dump_json() if settings.transformers.model else "",

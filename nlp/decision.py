@@ -40,8 +40,6 @@ from nlp.features import N_BUCKETS
 from nlp.heads import BINARY_TASKS
 
 DECISION_WEIGHTS = Path(__file__).parent / "weights" / "decision.json"
-# the n-gram weights of the turn models, one row per kind (float16: half the file, same decisions)
-NGRAM_WEIGHTS = DECISION_WEIGHTS.with_suffix(".npz")
 # logits are clipped here so a probability of exactly 0 or 1 stays a finite feature
 _EPS = 1e-4
 QUESTION_MARKS = ("?", "؟")
@@ -227,7 +225,8 @@ class DecisionModel:
         return points[-1][1]
 
     def save(self, path: Path) -> None:
-        """`path` (JSON) and the n-gram weights beside it (`.npz`), each written atomically."""
+        """`path` (JSON) and the turn models' n-gram weights beside it (`.npz`, one row per kind,
+        float16: half the file, the same decisions), each written atomically."""
         ngram_path = path.with_suffix(".npz")
         tmp_npz = path.with_suffix(".tmp.npz")
         weights: dict[str, np.ndarray] = {

@@ -20,8 +20,8 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from core.settings import Settings, get_settings
-from nlp.analyzer import analyzer_for
+from core.settings import get_settings
+from nlp.analyzer import analyzer_for, heads_path
 from nlp.decision import (
     DECISION_WEIGHTS,
     DecisionModel,
@@ -31,7 +31,7 @@ from nlp.decision import (
     ngram_rows,
     turn_features,
 )
-from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS
+from nlp.heads import BINARY_TASKS
 from training.conversations import LabelledConversation, load_conversations, read_all
 
 PRECISION_TARGETS = (0.8, 0.85, 0.9, 0.95)
@@ -194,10 +194,6 @@ def fit(
     )
 
 
-def weights_dir(settings: Settings) -> Path:
-    return Path(settings.nlp.weights_dir) if settings.nlp.weights_dir else DEFAULT_WEIGHTS.parent
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=DECISION_WEIGHTS)
@@ -211,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     train = list(load_conversations(split="train"))
     dev = list(load_conversations(split="dev"))
     print(f"reading {len(train)} train and {len(dev)} dev conversations ...", flush=True)
-    readings = read_all(analyzer, train + dev, cache=args.cache, weights_dir=args.out.parent)
+    readings = read_all(
+        analyzer, train + dev, cache=args.cache, weights_dir=heads_path(settings.nlp).parent
+    )
     options = DecisionOptions(
         turn_c=args.turn_c, ngram_weight=args.ngram_weight, conversation_c=args.conversation_c
     )

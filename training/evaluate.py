@@ -56,10 +56,10 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from core.machine import machine_facts
 from core.settings import get_settings
-from nlp.analyzer import Analyzer, analyzer_for
+from nlp.analyzer import Analyzer, analyzer_for, heads_path
 from nlp.encoder import E5Encoder, load_package_encoder
 from nlp.features import Features, fit_idf, ngram_matrix
-from nlp.heads import BINARY_TASKS, DEFAULT_WEIGHTS, SENTIMENT_LABELS, HeadBundle
+from nlp.heads import BINARY_TASKS, SENTIMENT_LABELS, HeadBundle
 from training.conversation_eval import evaluate_conversations
 from training.conversation_eval import table_rows as conversation_rows
 from training.conversations import BLIND_DIR as CONVERSATIONS_BLIND_DIR
@@ -202,12 +202,7 @@ def committed_analyzer() -> Analyzer:
 
 
 def weights_path() -> Path:
-    settings = get_settings()
-    return (
-        Path(settings.nlp.weights_dir) / "heads.pt"
-        if settings.nlp.weights_dir
-        else (DEFAULT_WEIGHTS)
-    )
+    return heads_path(get_settings().nlp)
 
 
 def threshold(analyzer: Analyzer, task: str) -> float:
