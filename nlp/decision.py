@@ -99,6 +99,20 @@ def turn_features(kind: str, turn: TurnReading, previous: TurnReading | None) ->
     return own + others + shape + context
 
 
+def customer_turn_features(
+    kind: str, readings: Sequence[TurnReading]
+) -> tuple[list[int], list[list[float]]]:
+    """The turns a decision reads (customers' turns with text; agents never raise a customer
+    insight) and their dense features for one kind."""
+    indexes, rows = [], []
+    for i, turn in enumerate(readings):
+        if turn.speaker == "agent" or not turn.best:
+            continue
+        indexes.append(i)
+        rows.append(turn_features(kind, turn, readings[i - 1] if i else None))
+    return indexes, rows
+
+
 def ngram_rows(readings: Sequence[TurnReading]) -> sp.csr_matrix:
     """The turns' n-gram rows stacked (an empty row where a reading has none)."""
     empty = sp.csr_matrix((1, N_BUCKETS), dtype=np.float32)
@@ -190,12 +204,7 @@ class DecisionModel:
     meta: Mapping[str, object]
 
     def turn_probabilities(self, kind: str, readings: Sequence[TurnReading]) -> dict[int, float]:
-        rows, indexes = [], []
-        for i, turn in enumerate(readings):
-            if turn.speaker == "agent" or not turn.best:
-                continue
-            rows.append(turn_features(kind, turn, readings[i - 1] if i else None))
-            indexes.append(i)
+        indexes, rows = customer_turn_features(kind, readings)
         if not rows:
             return {}
         ngrams = ngram_rows([readings[i] for i in indexes])
@@ -227,6 +236,7 @@ class DecisionModel:
     def save(self, path: Path) -> None:
         """`path` (JSON) and the turn models' n-gram weights beside it (`.npz`, one row per kind,
         float16: half the file, the same decisions), each written atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
         ngram_path = path.with_suffix(".npz")
         tmp_npz = path.with_suffix(".tmp.npz")
         weights: dict[str, np.ndarray] = {

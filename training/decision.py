@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,8 @@ from nlp.decision import (
     LinearModel,
     TurnReading,
     conversation_features,
+    customer_turn_features,
     ngram_rows,
-    turn_features,
 )
 from nlp.heads import BINARY_TASKS
 from training.conversations import LabelledConversation, load_conversations, read_all
@@ -55,14 +55,9 @@ def turn_rows(
     kind: str, conversation: LabelledConversation, readings: Sequence[TurnReading]
 ) -> tuple[list[list[float]], list[int], list[TurnReading]]:
     """Dense feature rows, labels and readings of one conversation's customer turns."""
-    rows, labels, customer = [], [], []
-    for i, turn in enumerate(readings):
-        if turn.speaker == "agent" or not turn.best:
-            continue
-        rows.append(turn_features(kind, turn, readings[i - 1] if i else None))
-        labels.append(int(conversation.carries(kind, i)))
-        customer.append(turn)
-    return rows, labels, customer
+    indexes, rows = customer_turn_features(kind, readings)
+    labels = [int(conversation.carries(kind, i)) for i in indexes]
+    return rows, labels, [readings[i] for i in indexes]
 
 
 def _fit(
@@ -169,22 +164,7 @@ def fit(
         version=options.version,
         turn_models=turn_models,
         conversation_models=conversation_models,
-        operating_points={k: [] for k in BINARY_TASKS},
-        meta={},
-    )
-    dev_probs = {k: [] for k in BINARY_TASKS}  # type: dict[str, list[float]]
-    for conversation in dev:
-        decisions = model.decide(readings[conversation.id])
-        for kind in BINARY_TASKS:
-            dev_probs[kind].append(decisions[kind].probability)
-    for kind in BINARY_TASKS:
-        labels = np.asarray([int(kind in c.labels) for c in dev])
-        points[kind] = operating_points(np.asarray(dev_probs[kind]), labels)
-    return DecisionModel(
-        version=options.version,
-        turn_models=turn_models,
-        conversation_models=conversation_models,
-        operating_points=points,
+        operating_points={},
         meta={
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "train_conversations": len(train),
@@ -192,6 +172,15 @@ def fit(
             "options": asdict(options),
         },
     )
+    dev_probs: dict[str, list[float]] = {k: [] for k in BINARY_TASKS}
+    for conversation in dev:
+        decisions = model.decide(readings[conversation.id])
+        for kind in BINARY_TASKS:
+            dev_probs[kind].append(decisions[kind].probability)
+    for kind in BINARY_TASKS:
+        labels = np.asarray([int(kind in c.labels) for c in dev])
+        points[kind] = operating_points(np.asarray(dev_probs[kind]), labels)
+    return replace(model, operating_points=points)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
