@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import ErrorCode, HamsuError
 from models.tables import ApiKey, utcnow
+from routing.queues_service import Principal
 
 ROLES = ("admin", "uploader", "csm", "sales")
 # which queues each role works; admin sees every queue
@@ -56,7 +57,12 @@ def authenticate(session: Session, presented: str) -> ApiKey | None:
 
 
 def can_see_queue(key: ApiKey, queue: str) -> bool:
-    return key.role == "admin" or queue in QUEUE_ACCESS.get(key.role, frozenset())
+    return principal(key).may_see(queue)
+
+
+def principal(key: ApiKey) -> Principal:
+    """The key as the queue and review services see their caller: name, role, its queues."""
+    return Principal(name=key.name, role=key.role, queues=QUEUE_ACCESS.get(key.role, frozenset()))
 
 
 def bootstrap_admin_key(session: Session, data_dir: Path) -> str | None:

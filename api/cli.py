@@ -24,7 +24,9 @@ def _sha256(path: Path) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from pipeline.analyze import AnalyzeOptions, result_json, run
+    from api.views import analyzed_view
+    from pipeline.analyze import AnalyzeOptions, decide_routes, run
+    from routing.engine import NO_TIER
 
     settings = get_settings()
     options = AnalyzeOptions(
@@ -32,6 +34,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         channel=args.channel,
         agent_channel=args.agent_channel,
         account=args.account,
+        tier=args.tier,
     )
     failures = 0
     for name in args.paths:
@@ -44,15 +47,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if not path.is_file():
                 raise HamsuError(ErrorCode.NOT_FOUND, f"{name}: no such file")
             result = run(path, settings=settings, options=options, progress=progress)
-            out = result_json(
-                result,
-                conversation_id=None,
-                status="routed",
-                filename=path.name,
-                sha256=_sha256(path),
-                account=args.account,
+            result = decide_routes(result, settings=settings, tier=options.tier or NO_TIER)
+            view = analyzed_view(
+                result, filename=path.name, sha256=_sha256(path), account=args.account
             )
-            print(json.dumps(out, ensure_ascii=False), flush=True)
+            print(view.model_dump_json(), flush=True)
         except HamsuError as exc:
             failures += 1
             print(f"error: {name}: {exc.code.value}: {exc.message}", file=sys.stderr, flush=True)
@@ -148,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("paths", nargs="+")
     analyze.add_argument("--language", choices=["auto", "fa", "en"], default="auto")
     analyze.add_argument("--account")
+    analyze.add_argument(
+        "--tier",
+        help="the account's tier, as the routing rules' `tier` condition sees it (default: none; "
+        "the service uses the linked account's tier)",
+    )
     analyze.add_argument("--channel", choices=["call", "email", "chat"])
     analyze.add_argument("--agent-channel", type=int, choices=[0, 1], dest="agent_channel")
     analyze.set_defaults(func=cmd_analyze)

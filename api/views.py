@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from sqlmodel import Session, col, select
 
+from api.schemas.conversations import (
+    AnalyzedConversationPublic,
+    ConversationPublic,
+    ConversationStatusPublic,
+    InsightPublic,
+    RoutePublic,
+    SentimentPublic,
+    SourcePublic,
+    SpanPublic,
+    TurnPublic,
+)
+from api.schemas.errors import ErrorInfo
+from api.schemas.queues import (
+    QueueItemDetail,
+    QueueItemEventPublic,
+    QueueItemInsightPublic,
+    QueueItemNotePublic,
+    QueueItemPublic,
+    QueueItemsPage,
+)
+from api.schemas.reviews import ReviewBrief, ReviewPublic
 from models.tables import (
     Account,
     Conversation,
@@ -13,33 +34,32 @@ from models.tables import (
     Insight,
     QueueItem,
     QueueItemInsight,
-    QueueItemStatus,
+    Review,
     Turn,
-    utcnow,
+    aware,
 )
-from routing.queue import aware
+from nlp.analyzer import Insight as DetectedInsight
+from pipeline.analyze import Result, jsonable_meta, route_json, sentiment_json
+from routing.overdue import is_overdue
+from routing.queues_service import ItemsPage
+from routing.workflow import effective_kind, history, latest_reviews
 
 
-def insight_view(row: Insight) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "score": row.score,
-        "turn": row.turn,
-        "speaker": row.speaker,
-        "quote": row.quote,
-        "start": row.start,
-        "detector": row.detector,
-        "language": row.language,
-        "span": {"start": row.span_start, "end": row.span_end},
-        "threshold": row.threshold,
-        "category": row.category,
-        "category_score": row.category_score,
-        "explanation": row.explanation,
-        "evidence_score": row.evidence_score,
-        "transcript_confidence": row.transcript_confidence,
-        "needs_listening": row.needs_listening,
+def insight_public(source: Insight | DetectedInsight) -> InsightPublic:
+    """An insight as the v1 JSON shows it: a stored row (with its id), or one `hamsu analyze`
+    found and stored nowhere (id null)."""
+    if isinstance(source, Insight):
+        span, insight_id = SpanPublic(start=source.span_start, end=source.span_end), source.id
+    else:
+        span, insight_id = SpanPublic(start=source.span[0], end=source.span[1]), None
+    fields = {
+        name: getattr(source, name) for name in InsightPublic.model_fields if name not in _OWN
     }
+    return InsightPublic(id=insight_id, span=span, **fields)
+
+
+# InsightPublic fields not read by name from the source
+_OWN = frozenset({"id", "span"})
 
 
 def account_name(session: Session, account_id: str | None) -> str | None:
@@ -49,73 +69,134 @@ def account_name(session: Session, account_id: str | None) -> str | None:
     return account.name if account else None
 
 
-def status_view(conv: Conversation, *, needs_listening: bool = False) -> dict[str, Any]:
-    return {
-        "id": conv.id,
-        "status": conv.status,
-        "channel": conv.channel,
-        "filename": conv.filename,
-        "sha256": conv.sha256,
-        "attempts": conv.attempts,
-        "error": {"code": conv.error_code, "message": conv.error_message or ""}
-        if conv.status == ConversationStatus.FAILED
-        else None,
-        "created_at": conv.created_at.isoformat(),
-        "updated_at": conv.updated_at.isoformat(),
-        "needs_listening": needs_listening,
-    }
+def _error(conv: Conversation) -> ErrorInfo | None:
+    if conv.status != ConversationStatus.FAILED:
+        return None
+    return ErrorInfo(code=conv.error_code or "", message=conv.error_message or "")
 
 
-def conversation_view(session: Session, conv: Conversation) -> dict[str, Any]:
+def status_view(conv: Conversation, *, needs_listening: bool = False) -> ConversationStatusPublic:
+    return ConversationStatusPublic(
+        id=conv.id,
+        status=conv.status,
+        channel=conv.channel,
+        filename=conv.filename,
+        sha256=conv.sha256,
+        attempts=conv.attempts,
+        error=_error(conv),
+        created_at=conv.created_at.isoformat(),
+        updated_at=conv.updated_at.isoformat(),
+        needs_listening=needs_listening,
+    )
+
+
+def conversation_view(session: Session, conv: Conversation) -> ConversationPublic:
+    """A stored conversation; routes, sentiment and channel facts come from its details."""
     turns = session.exec(
         select(Turn).where(Turn.conversation_id == conv.id).order_by(col(Turn.index))
     ).all()
     insights = session.exec(
         select(Insight).where(Insight.conversation_id == conv.id).order_by(col(Insight.index))
     ).all()
-    return {
-        "id": conv.id,
-        "status": conv.status,
-        "channel": conv.channel,
-        "language": conv.language
+    return ConversationPublic(
+        id=conv.id,
+        status=conv.status,
+        channel=conv.channel,
+        language=conv.language
         or ("" if conv.requested_language == "auto" else conv.requested_language),
-        "duration_s": conv.duration_s,
-        "account": account_name(session, conv.account_id),
-        "source": {"filename": conv.filename, "sha256": conv.sha256},
-        "turns": [
-            {
-                "index": t.index,
-                "speaker": t.speaker,
-                "speaker_label": t.speaker_label,
-                "start": t.start,
-                "end": t.end,
-                "sent_at": t.sent_at.isoformat() if t.sent_at else None,
-                "text": t.text,
-                "language": t.language,
-                "confidence": t.confidence,
-                "sentiment": {
-                    "label": t.sentiment_label,
-                    "score": t.sentiment_score,
-                    "polarity": t.sentiment_polarity,
-                },
-            }
+        duration_s=conv.duration_s,
+        account=account_name(session, conv.account_id),
+        source=SourcePublic(filename=conv.filename, sha256=conv.sha256),
+        turns=[
+            TurnPublic(
+                index=t.index,
+                speaker=t.speaker,
+                speaker_label=t.speaker_label,
+                start=t.start,
+                end=t.end,
+                sent_at=t.sent_at.isoformat() if t.sent_at else None,
+                text=t.text,
+                language=t.language,
+                confidence=t.confidence,
+                sentiment=SentimentPublic(
+                    label=t.sentiment_label, score=t.sentiment_score, polarity=t.sentiment_polarity
+                ),
+            )
             for t in turns
         ],
-        "insights": [insight_view(i) for i in insights],
-        "sentiment": conv.details.get("sentiment", {}),
-        "routes": conv.details.get("routes", []),
-        "error": {"code": conv.error_code, "message": conv.error_message or ""}
-        if conv.status == ConversationStatus.FAILED
-        else None,
-        "created_at": conv.created_at.isoformat(),
-        "updated_at": conv.updated_at.isoformat(),
-        "meta": conv.details.get("meta", {}),
-    }
+        insights=[insight_public(i) for i in insights],
+        sentiment=conv.details.get("sentiment", {}),
+        routes=conv.details.get("routes", []),
+        error=_error(conv),
+        created_at=conv.created_at.isoformat(),
+        updated_at=conv.updated_at.isoformat(),
+        meta=conv.details.get("meta", {}),
+    )
 
 
-def queue_item_view(session: Session, item: QueueItem) -> dict[str, Any]:
-    from routing.workflow import effective_kind, latest_reviews, review_brief
+def analyzed_view(
+    result: Result, *, filename: str, sha256: str, account: str | None
+) -> AnalyzedConversationPublic:
+    """What `hamsu analyze` prints for one file: the conversation as the service would show it
+    once routed, with nothing stored (no id, no queue items)."""
+    transcript, analysis = result.transcript, result.analysis
+    return AnalyzedConversationPublic(
+        id=None,
+        status=ConversationStatus.ROUTED,
+        channel=transcript.channel,
+        language=transcript.language,
+        duration_s=transcript.duration_s,
+        account=account,
+        source=SourcePublic(filename=filename, sha256=sha256),
+        turns=[
+            TurnPublic(
+                index=i,
+                speaker=turn.speaker,
+                speaker_label=turn.speaker_label,
+                start=turn.start,
+                end=turn.end,
+                sent_at=turn.sent_at.isoformat() if turn.sent_at else None,
+                text=turn.text,
+                language=analysis.turn_languages[i],
+                confidence=turn.confidence,
+                sentiment=SentimentPublic.model_validate(asdict(analysis.turn_sentiments[i])),
+            )
+            for i, turn in enumerate(transcript.turns)
+        ],
+        insights=[insight_public(i) for i in analysis.insights],
+        sentiment=sentiment_json(analysis),
+        routes=[RoutePublic.model_validate(route_json(route)) for route in result.routes],
+        meta=jsonable_meta(transcript.meta),
+    )
 
+
+def review_public(review: Review) -> ReviewPublic:
+    return ReviewPublic(
+        id=review.id,  # type: ignore[arg-type]
+        insight_id=review.insight_id,
+        verdict=review.verdict,
+        reviewer=review.reviewer,
+        corrected_kind=review.corrected_kind,
+        corrected_category=review.corrected_category,
+        corrected_sentiment=review.corrected_sentiment,
+        note=review.note,
+        created_at=review.created_at.isoformat(),
+    )
+
+
+def review_brief(review: Review | None) -> ReviewBrief | None:
+    """The latest review as queue items and the conversation page show it next to an insight."""
+    if review is None:
+        return None
+    return ReviewBrief(
+        verdict=review.verdict,
+        reviewer=review.reviewer,
+        corrected_kind=review.corrected_kind,
+        created_at=review.created_at.isoformat(),
+    )
+
+
+def queue_item_view(session: Session, item: QueueItem) -> QueueItemPublic:
     insight_ids = select(QueueItemInsight.insight_id).where(QueueItemInsight.item_id == item.id)
     insights = session.exec(
         select(Insight).where(col(Insight.id).in_(insight_ids)).order_by(col(Insight.score).desc())
@@ -123,36 +204,75 @@ def queue_item_view(session: Session, item: QueueItem) -> dict[str, Any]:
     reviews = latest_reviews(session, (i.id for i in insights if i.id is not None))
     due_at = aware(item.due_at)
     closed_at = aware(item.closed_at)
-    return {
-        "id": item.id,
-        "queue": item.queue,
-        "kind": item.kind,
-        "priority": item.priority,
-        "status": item.status,
-        "assignee": item.assignee,
-        "conversation_id": item.conversation_id,
-        "conversation_ids": sorted({i.conversation_id for i in insights}),
-        "account": account_name(session, item.account_id),
-        "account_id": item.account_id,
-        "channel": item.channel,
-        "language": item.language,
-        "category": item.category,
-        "rule": item.rule,
-        "top_score": item.top_score,
-        "sla_hours": item.sla_hours,
-        "due_at": due_at.isoformat() if due_at else None,
-        "overdue": bool(due_at and item.status in QueueItemStatus.ACTIVE and due_at < utcnow()),
-        "created_at": item.created_at.isoformat(),
-        "updated_at": item.updated_at.isoformat(),
-        "closed_at": closed_at.isoformat() if closed_at else None,
-        "insights": [
-            {
-                "id": i.id,
-                "conversation_id": i.conversation_id,
-                **insight_view(i),
-                "review": review_brief(reviews.get(i.id)),  # type: ignore[arg-type]
-                "effective_kind": effective_kind(i, reviews.get(i.id)),  # type: ignore[arg-type]
-            }
+    return QueueItemPublic(
+        id=item.id,  # type: ignore[arg-type]
+        queue=item.queue,
+        kind=item.kind,
+        priority=item.priority,
+        status=item.status,
+        assignee=item.assignee,
+        conversation_id=item.conversation_id,
+        conversation_ids=sorted({i.conversation_id for i in insights}),
+        account=account_name(session, item.account_id),
+        account_id=item.account_id,
+        channel=item.channel,
+        language=item.language,
+        category=item.category,
+        rule=item.rule,
+        top_score=item.top_score,
+        sla_hours=item.sla_hours,
+        due_at=due_at.isoformat() if due_at else None,
+        overdue=is_overdue(item),
+        created_at=item.created_at.isoformat(),
+        updated_at=item.updated_at.isoformat(),
+        closed_at=closed_at.isoformat() if closed_at else None,
+        insights=[
+            QueueItemInsightPublic(
+                **insight_public(i).model_dump(exclude={"id"}),
+                id=i.id,  # type: ignore[arg-type]
+                conversation_id=i.conversation_id,
+                review=review_brief(reviews.get(i.id)),  # type: ignore[arg-type]
+                effective_kind=effective_kind(i, reviews.get(i.id)),  # type: ignore[arg-type]
+            )
             for i in insights
         ],
-    }
+    )
+
+
+def queue_item_detail(session: Session, item: QueueItem) -> QueueItemDetail:
+    """One item with its history and notes (a note is an event of action `noted`)."""
+    events = history(session, item.id)  # type: ignore[arg-type]
+    return QueueItemDetail(
+        **queue_item_view(session, item).model_dump(),
+        history=[
+            QueueItemEventPublic(
+                id=e.id,  # type: ignore[arg-type]
+                at=e.at.isoformat(),
+                actor=e.actor,
+                action=e.action,
+                note=e.note,
+                data=e.data,
+            )
+            for e in events
+        ],
+        notes=[
+            QueueItemNotePublic(
+                id=e.id,  # type: ignore[arg-type]
+                at=e.at.isoformat(),
+                author=e.actor,
+                text=e.note or "",
+            )
+            for e in events
+            if e.action == "noted"
+        ],
+    )
+
+
+def page_view(session: Session, page: ItemsPage) -> QueueItemsPage:
+    """A page of items (the JSON list and the desk's inbox)."""
+    return QueueItemsPage(
+        queue=page.queue,
+        items=[queue_item_view(session, item) for item in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
+    )

@@ -33,7 +33,8 @@ from make_calls import build_call, espeak, piper_synth  # noqa: E402
 
 from core.machine import machine_facts  # noqa: E402
 from core.settings import get_settings  # noqa: E402
-from pipeline.analyze import AnalyzeOptions, run  # noqa: E402
+from pipeline.analyze import AnalyzeOptions, decide_routes, run  # noqa: E402
+from routing.engine import NO_TIER  # noqa: E402
 from training.conversations import load_conversations  # noqa: E402
 
 RATE = 16000
@@ -56,6 +57,7 @@ def _synth_for(language: str):  # type: ignore[no-untyped-def]
 def _measure(path: Path, language: str | None, source: str) -> dict[str, Any]:
     settings = get_settings()
     result = run(path, settings=settings, options=AnalyzeOptions(channel="call", language=language))
+    result = decide_routes(result, settings=settings, tier=NO_TIER)
     customer = [
         t.confidence
         for t in result.transcript.turns

@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from core.machine import machine_facts  # noqa: E402
 from core.settings import AsrSettings, get_settings  # noqa: E402
-from pipeline.analyze import run  # noqa: E402
+from pipeline.analyze import decide_routes, run  # noqa: E402
+from routing.engine import NO_TIER  # noqa: E402
 from transcribe.asr import FasterWhisperBackend  # noqa: E402
 from transcribe.audio import load_audio  # noqa: E402
 from transcribe.call import transcribe_call  # noqa: E402
@@ -92,7 +93,9 @@ def _warm_up(backend: FasterWhisperBackend, asr: AsrSettings, hamsu_data: Path) 
 def _measure(path: Path, backend: FasterWhisperBackend, asr: AsrSettings, data: Path) -> dict:
     decoded = load_audio(path)
     start = time.perf_counter()
-    result = run(path, settings=get_settings())
+    result = decide_routes(
+        run(path, settings=get_settings()), settings=get_settings(), tier=NO_TIER
+    )
     transcript = result.transcript
     summary: dict[str, object] = {
         "language": transcript.language,

@@ -9,8 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.labels import INSIGHT_KINDS
 
 
 class StorageSettings(BaseModel):
@@ -29,8 +31,8 @@ class AsrSettings(BaseModel):
     # "bundled-base" (Whisper base shipped in packages), a size name faster-whisper knows
     # ("large-v3", needs a one-time download), or a folder with a CTranslate2 model
     model: str = "bundled-base"
-    # "faster-whisper" (default) or "openai-whisper"
-    backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    # the only backend this build has; any other value fails when the settings load
+    backend: Literal["faster-whisper"] = "faster-whisper"
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 2
@@ -47,6 +49,9 @@ class EmailSettings(BaseModel):
 
 
 class TransformersSettings(BaseModel):
+    # frozen and hashable: the analyzer is cached per process with these settings as a key
+    model_config = ConfigDict(frozen=True)
+
     # a saved model folder (works offline) or a hub name (needs network or a warm HF cache)
     model: str = ""
     # per-task model override, task -> folder or hub name
@@ -59,18 +64,15 @@ class TransformersSettings(BaseModel):
     # zero-shot NLI: task -> {language: [one hypothesis per label]}
     hypotheses: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        # the generated hash would hash the dict fields themselves, which cannot be hashed
+        return hash(self.model_dump_json())
+
 
 class NlpSettings(BaseModel):
     # per-label thresholds on a sentence's calibrated probability: `hamsu classify`, and the
     # conversations of weights that come without a decision model
-    thresholds: dict[str, float] = Field(
-        default_factory=lambda: {
-            "complaint": 0.5,
-            "unmet_expectation": 0.5,
-            "upsell": 0.5,
-            "churn_risk": 0.5,
-        }
-    )
+    thresholds: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(INSIGHT_KINDS, 0.5))
     # folder with trained detector heads; empty means the weights shipped in the package
     weights_dir: str = ""
     # replace phone numbers, emails, card numbers... in stored display text and API output

@@ -10,7 +10,6 @@ turn the recogniser was unsure of is held for a person to listen to (`needs_list
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,7 +19,9 @@ from typing import Any, cast
 import numpy as np
 import scipy.sparse as sp
 
-from core.settings import NlpSettings
+import nlp.transformers_backend  # noqa: F401  (registers the transformers detectors)
+from core.labels import INSIGHT_KINDS, SENTIMENTS, InsightKind
+from core.settings import NlpSettings, TransformersSettings
 from nlp.decision import (
     DECISION_WEIGHTS,
     QUESTION_MARKS,
@@ -28,21 +29,12 @@ from nlp.decision import (
     KindDecision,
     TurnReading,
 )
-from nlp.detectors import Detector
+from nlp.detectors import Detector, create
 from nlp.embed import Embedder, embedder_for
 from nlp.features import Features, ngram_matrix
-from nlp.heads import (
-    AGENT_VOICE,
-    AGENT_VOICE_WEIGHTS,
-    BINARY_TASKS,
-    DEFAULT_WEIGHTS,
-    SENTIMENT_LABELS,
-    Head,
-    HeadBundle,
-)
+from nlp.heads import AGENT_VOICE, AGENT_VOICE_WEIGHTS, DEFAULT_WEIGHTS, Head, HeadBundle
 from nlp.normalize import detect_language
 from nlp.sentences import Sentence, split_sentences
-from nlp.transformers_backend import TransformersConfig, create_detector
 from transcribe.types import Transcript, Turn
 
 # a turn this short is also scored whole, which catches signals spread over two sentences
@@ -65,7 +57,7 @@ class SentimentScore:
     def from_probabilities(cls, probs: np.ndarray) -> SentimentScore:
         i = int(np.argmax(probs))
         return cls(
-            label=SENTIMENT_LABELS[i],
+            label=SENTIMENTS[i],
             score=round(float(probs[i]), 4),
             polarity=round(float(probs[2] - probs[0]), 4),
         )
@@ -219,7 +211,7 @@ class Analyzer:
                     row["speaker_inferred"] = True
             if speaker is not None:
                 row["speaker"] = speaker
-            for task in BINARY_TASKS:
+            for task in INSIGHT_KINDS:
                 scores = unit.evidence_scores(probs[task])
                 scored = len(scores) and speaker != "agent"
                 row[task] = round(float(scores.max()), 4) if scored else 0.0
@@ -342,7 +334,7 @@ class Analyzer:
             return TurnReading(speaker, {}, {}, {}, (0.0, 0.0), {}, n_words)
         best, whole, best_sentiment, question = {}, {}, {}, {}
         sentence_scores = {}
-        for task in BINARY_TASKS:
+        for task in INSIGHT_KINDS:
             scores = unit.evidence_scores(probs[task])
             sentence_scores[task] = tuple(float(p) for p in scores[: len(unit.sentences)])
             i = int(np.argmax(scores[: len(unit.sentences)]))
@@ -377,7 +369,7 @@ class Analyzer:
             # agents offer upgrades and describe problems; only customers raise customer insights
             if turn.speaker == "agent" or not unit.sentences:
                 continue
-            for task in BINARY_TASKS:
+            for task in INSIGHT_KINDS:
                 score = float(unit.evidence_scores(probs[task]).max())
                 threshold = self.thresholds.get(task, 0.5)
                 if score >= threshold:
@@ -471,7 +463,7 @@ class Analyzer:
             explanation["whole_turn_score"] = round(float(scores[-1]), 4)
         if decision is not None:
             explanation["decision"] = decision
-        if task == "complaint" and "complaint_category" in self.detectors:
+        if task == InsightKind.COMPLAINT and "complaint_category" in self.detectors:
             cat_probs = probs["complaint_category"][unit.rows.start + best]
             i = int(np.argmax(cat_probs))
             category = self.detectors["complaint_category"].labels[i]
@@ -535,7 +527,7 @@ def _speaker_sentiment(
 
 
 DEFAULT_DETECTORS = {
-    task: f"hamsu.{task}.v1" for task in ("sentiment", "complaint_category", *BINARY_TASKS)
+    task: f"hamsu.{task}.v1" for task in ("sentiment", "complaint_category", *INSIGHT_KINDS)
 }
 
 
@@ -544,7 +536,7 @@ def load_analyzer(
     weights_path: str = "",
     thresholds: tuple[tuple[str, float], ...] = (),
     detectors: tuple[tuple[str, str], ...] = (),
-    transformers_json: str = "",
+    transformers: TransformersSettings | None = None,
     agent_voice_threshold: float = 0.5,
     decision_precision: float = 0.9,
     decision_thresholds: tuple[tuple[str, float], ...] = (),
@@ -554,19 +546,14 @@ def load_analyzer(
     """Build an analyzer once per process (weights and the embedder are shared).
 
     Arguments are hashable for the cache: `detectors` maps tasks to registered detector names
-    (others keep `hamsu.<task>.v1`); `transformers_json` configures the transformers backends.
+    (others keep `hamsu.<task>.v1`); `transformers` configures the transformers backends.
     The decision model (`decision.json` beside the heads) raises a kind at the threshold chosen
     on its dev split for `decision_precision`, unless `decision_thresholds` names one.
     """
     path = Path(weights_path) if weights_path else DEFAULT_WEIGHTS
     bundle = HeadBundle.load(path)
-    config = (
-        TransformersConfig.from_mapping(json.loads(transformers_json))
-        if transformers_json
-        else None
-    )
     names = {**DEFAULT_DETECTORS, **dict(detectors)}
-    built = {task: create_detector(name, task, bundle, config) for task, name in names.items()}
+    built = {task: create(name, task, bundle, transformers) for task, name in names.items()}
     companions = []
     specs = cast(list[dict[str, Any]], bundle.meta.get("companions") or [])
     for spec in specs:
@@ -575,9 +562,7 @@ def load_analyzer(
             Companion(
                 embedder=embedder_for(other.embedder, path.parent),
                 idf=other.idf,
-                detectors={
-                    t: create_detector(DEFAULT_DETECTORS[t], t, other) for t in spec["tasks"]
-                },
+                detectors={t: create(DEFAULT_DETECTORS[t], t, other) for t in spec["tasks"]},
                 tasks=tuple(spec["tasks"]),
             )
         )
@@ -596,13 +581,13 @@ def load_analyzer(
     chosen = (
         {
             kind: dict(decision_thresholds).get(kind, decision.threshold(kind, decision_precision))
-            for kind in BINARY_TASKS
+            for kind in INSIGHT_KINDS
         }
         if decision
         else {}
     )
     listen = (
-        {kind: decision.threshold(kind, listen_precision) for kind in BINARY_TASKS}
+        {kind: decision.threshold(kind, listen_precision) for kind in INSIGHT_KINDS}
         if decision
         else {}
     )
@@ -632,7 +617,7 @@ def analyzer_for(settings: NlpSettings) -> Analyzer:
         str(heads_path(settings)),
         tuple(sorted(settings.thresholds.items())),
         tuple(sorted(settings.detectors.items())),
-        settings.transformers.model_dump_json() if settings.transformers.model else "",
+        settings.transformers,
         settings.agent_voice_threshold,
         settings.decision_precision,
         tuple(sorted(settings.decision_thresholds.items())),

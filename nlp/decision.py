@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from core.labels import INSIGHT_KINDS, InsightKind
 from nlp.features import N_BUCKETS
-from nlp.heads import BINARY_TASKS
 
 DECISION_WEIGHTS = Path(__file__).parent / "weights" / "decision.json"
 # logits are clipped here so a probability of exactly 0 or 1 stays a finite feature
@@ -85,15 +85,15 @@ def turn_features(kind: str, turn: TurnReading, previous: TurnReading | None) ->
         *turn.best_sentiment[kind],
         float(turn.best_is_question[kind]),
     ]
-    others = [float(_logit(turn.best[k])) for k in BINARY_TASKS]
+    others = [float(_logit(turn.best[k])) for k in INSIGHT_KINDS]
     shape = [*turn.sentiment, float(np.log1p(turn.n_words))]
     if previous is None:
-        context = [0.0, 0.0, *([0.0] * len(BINARY_TASKS)), 0.0, 0.0]
+        context = [0.0, 0.0, *([0.0] * len(INSIGHT_KINDS)), 0.0, 0.0]
     else:
         context = [
             1.0,
             float(previous.speaker == "agent"),
-            *(float(previous.best[k]) for k in BINARY_TASKS),
+            *(float(previous.best[k]) for k in INSIGHT_KINDS),
             *previous.sentiment,
         ]
     return own + others + shape + context
@@ -122,7 +122,7 @@ def ngram_rows(readings: Sequence[TurnReading]) -> sp.csr_matrix:
 # kinds whose conversation decision also reads the customer's sentiment: a complaint said with
 # thanks and praise is usually praise; an angry customer who also wants ten more seats is still a
 # lead, and a calm one who is leaving is still leaving
-SENTIMENT_KINDS = frozenset({"complaint", "unmet_expectation"})
+SENTIMENT_KINDS = frozenset({InsightKind.COMPLAINT, InsightKind.UNMET_EXPECTATION})
 
 
 def conversation_features(
@@ -213,7 +213,7 @@ class DecisionModel:
 
     def decide(self, readings: Sequence[TurnReading]) -> dict[str, KindDecision]:
         decisions = {}
-        for kind in BINARY_TASKS:
+        for kind in INSIGHT_KINDS:
             turn_probs = self.turn_probabilities(kind, readings)
             if not turn_probs:
                 decisions[kind] = KindDecision(kind, 0.0, {})
@@ -241,7 +241,7 @@ class DecisionModel:
         tmp_npz = path.with_suffix(".tmp.npz")
         weights: dict[str, np.ndarray] = {
             kind: np.asarray(self.turn_models[kind].ngram_coef, dtype=np.float16)
-            for kind in BINARY_TASKS
+            for kind in INSIGHT_KINDS
             if self.turn_models[kind].ngram_coef is not None
         }
         np.savez_compressed(tmp_npz, **weights)  # type: ignore[arg-type]
@@ -255,7 +255,7 @@ class DecisionModel:
                     "conversation": self.conversation_models[kind].to_json(),
                     "operating_points": [list(p) for p in self.operating_points[kind]],
                 }
-                for kind in BINARY_TASKS
+                for kind in INSIGHT_KINDS
             },
         }
         tmp = path.with_suffix(".tmp")

@@ -3,6 +3,9 @@
 A detector maps text features (embedding + n-grams) to probabilities (`predict`) and says why a
 score is what it is (`explain`). Deployments pick detectors by name in settings; a new version
 registers beside the old one so stored insights keep naming the model that produced them.
+
+This is the one registry: the trained heads register below, other backends register themselves
+when their module is imported (`nlp.transformers_backend`, which the analyzer imports).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from core.errors import ErrorCode, HamsuError
+from core.settings import TransformersSettings
 from nlp.features import Features
 from nlp.heads import TASKS, HeadBundle
 
@@ -32,7 +36,8 @@ class Detector(Protocol):
         ...
 
 
-DetectorFactory = Callable[[HeadBundle], Detector]
+# (task, trained heads, transformers settings) -> detector; each factory reads what it needs
+DetectorFactory = Callable[[str, HeadBundle, TransformersSettings], Detector]
 _REGISTRY: dict[str, DetectorFactory] = {}
 
 
@@ -44,17 +49,21 @@ def register(name: str) -> Callable[[DetectorFactory], DetectorFactory]:
     return wrap
 
 
-def create(name: str, bundle: HeadBundle) -> Detector:
+def registered() -> list[str]:
+    """Every detector name that `create` builds."""
+    return sorted(_REGISTRY)
+
+
+def create(
+    name: str, kind: str, bundle: HeadBundle, settings: TransformersSettings | None = None
+) -> Detector:
+    """The detector registered as `name`, scoring task `kind`."""
     if name not in _REGISTRY:
         raise HamsuError(
             ErrorCode.INVALID_OPTION,
-            f"unknown detector {name!r}; registered: {', '.join(sorted(_REGISTRY))}",
+            f"unknown detector {name!r}; registered: {', '.join(registered())}",
         )
-    return _REGISTRY[name](bundle)
-
-
-def registered() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY[name](kind, bundle, settings or TransformersSettings())
 
 
 class HeadDetector:
@@ -94,7 +103,8 @@ class HeadDetector:
 
 
 def _head_factory(task: str) -> DetectorFactory:
-    def build(bundle: HeadBundle) -> Detector:
+    # a head scores the task it was trained for, whichever task the settings point at it
+    def build(kind: str, bundle: HeadBundle, settings: TransformersSettings) -> Detector:
         return HeadDetector(bundle, task)
 
     return build

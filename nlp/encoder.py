@@ -17,13 +17,14 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+# the packaged encoder's name; fine-tuned variants append "+ft-<digest of the trained layers>"
+BASE_NAME = "multilingual-e5-small-q4"
 QK = 32  # weights per Q4_0 block
 METASPACE = "\u2581"
 _SPACES = re.compile(" {2,}")
@@ -265,8 +266,3 @@ def load_package_encoder(path: Path | None = None) -> tuple[E5Encoder, Tokenizer
     model.eval()
     assert math.isfinite(eps)
     return model, tokenizer
-
-
-@lru_cache(maxsize=1)
-def package_encoder() -> tuple[E5Encoder, Tokenizer]:
-    return load_package_encoder()

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nlp.embed import BASE_NAME
-from nlp.encoder import E5Encoder, load_package_encoder, mean_pool
+from nlp.batching import length_batches
+from nlp.encoder import BASE_NAME, E5Encoder, load_package_encoder, mean_pool
 from nlp.normalize import normalize
 
 # longer sentences are cut: evidence units are sentences, and attention cost grows with length
@@ -120,11 +120,9 @@ class FineTunedE5Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         ids = [self.tokenizer.encode(encoder_input(t), MAX_TOKENS) for t in texts]
-        # batches of similar length pad less
-        order = np.argsort([len(i) for i in ids], kind="stable")
         with self._lock, torch.inference_mode():
-            for start in range(0, len(order), self._batch_size):
-                rows = order[start : start + self._batch_size]
+            # batches of similar length pad less
+            for rows in length_batches([len(i) for i in ids], self._batch_size):
                 tokens, mask = self.tokenizer.pad([ids[i] for i in rows])
                 vectors[rows] = mean_pool(self.encoder(tokens, mask), mask).numpy()
         return vectors

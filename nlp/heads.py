@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,23 +11,14 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from core.labels import COMPLAINT_CATEGORIES, INSIGHT_KINDS, SENTIMENTS
 from nlp.features import N_BUCKETS, Features
 
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
-COMPLAINT_CATEGORIES = (
-    "billing",
-    "outage_technical",
-    "delivery",
-    "staff_service",
-    "product_quality",
-    "other",
-)
-BINARY_TASKS = ("complaint", "unmet_expectation", "upsell", "churn_risk")
 # task -> class names; a single name means a binary task scored with a sigmoid
 TASKS: dict[str, tuple[str, ...]] = {
-    "sentiment": SENTIMENT_LABELS,
+    "sentiment": SENTIMENTS,
     "complaint_category": COMPLAINT_CATEGORIES,
-    **{task: (task,) for task in BINARY_TASKS},
+    **{task: (task,) for task in INSIGHT_KINDS},
 }
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "heads.pt"
 # a head beside the task heads: is a line said by an agent rather than a customer (binary)
@@ -105,12 +97,14 @@ class HeadBundle:
             state = head.state_dict()
             # half precision halves the file; the n-gram table is most of it
             state["ngrams.weight"] = state["ngrams.weight"].half()
-            heads[name] = {"hidden": head.net[1].out_features, "state": state}
+            heads[str(name)] = {"hidden": head.net[1].out_features, "state": state}
         payload = {
             "embedder": self.embedder,
             "dim": self.dim,
             "version": self.version,
-            "meta": self.meta,
+            # plain JSON types: `load` reads with weights_only, which refuses other classes (the
+            # label enums among them)
+            "meta": json.loads(json.dumps(self.meta)),
             "idf": torch.from_numpy(self.idf).half(),
             "heads": heads,
         }

@@ -4,6 +4,7 @@ The default detectors are small heads on frozen embeddings: fast on 2 cores, but
 frozen 4-bit encoder sees. A deployment with a fine-tuned classifier (e.g. a Persian sentiment BERT)
 or with no labelled data at all (zero-shot NLI with mDeBERTa-v3 xnli) swaps a task to one of these
 by name in settings. Both read `Features.texts`, which the analyzer fills, not the embeddings.
+Importing this module registers both in `nlp.detectors`, built from the `nlp.transformers` settings.
 
 Offline rule: a model is a folder on disk (download it once, then point the settings at it); a hub
 name only resolves where the network or a warm Hugging Face cache is available. Models load once
@@ -14,16 +15,19 @@ at startup rather than mid-conversation.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from core.errors import ErrorCode, HamsuError
-from nlp.detectors import Detector, create
+from core.labels import InsightKind
+from core.settings import TransformersSettings
+from nlp.batching import length_batches
+from nlp.detectors import Detector, register
 from nlp.features import Features
 from nlp.heads import TASKS, HeadBundle
 from nlp.normalize import detect_language, normalize
@@ -38,19 +42,19 @@ FALLBACK_LANGUAGE = "en"
 
 # kind -> language -> one hypothesis per label of the kind, in `TASKS[kind]` order
 DEFAULT_HYPOTHESES: dict[str, dict[str, list[str]]] = {
-    "complaint": {
+    InsightKind.COMPLAINT: {
         "en": ["The customer is complaining about the service."],
         "fa": ["مشتری از خدمات شکایت دارد."],
     },
-    "unmet_expectation": {
+    InsightKind.UNMET_EXPECTATION: {
         "en": ["The customer says a promise made to them was not kept."],
         "fa": ["مشتری می‌گوید به قولی که به او داده شده عمل نشده است."],
     },
-    "upsell": {
+    InsightKind.UPSELL: {
         "en": ["The customer wants to buy more or upgrade."],
         "fa": ["مشتری می‌خواهد خرید بیشتری کند یا سرویسش را ارتقا دهد."],
     },
-    "churn_risk": {
+    InsightKind.CHURN_RISK: {
         "en": ["The customer wants to cancel or leave for a competitor."],
         "fa": ["مشتری می‌خواهد قراردادش را لغو کند یا به رقیب برود."],
     },
@@ -155,11 +159,9 @@ def run_logits(
     if not first:
         return out
     lengths = [len(a) + (len(second[i]) if second is not None else 0) for i, a in enumerate(first)]
-    # texts of similar length share a batch, so little compute goes into padding
-    order = np.argsort(lengths, kind="stable")
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
+        # texts of similar length share a batch, so little compute goes into padding
+        for index in length_batches(lengths, batch_size):
             with loaded.tokenizer_lock:
                 encoded = loaded.tokenizer(
                     [first[i] for i in index],
@@ -441,83 +443,38 @@ class ZeroShotNliDetector(_TransformersDetector):
         }
 
 
-# ---- configuration and registry --------------------------------------------------------------
-@dataclass(frozen=True)
-class TransformersConfig:
-    """What a deployment sets; mirrors the `nlp.transformers` settings section."""
-
-    # a folder (works offline) or a hub name; used by every task without its own entry in `models`
-    model: str = ""
-    models: Mapping[str, str] = field(default_factory=dict)
-    device: str = "cpu"
-    batch_size: int = 16
-    max_length: int = 256
-    # task -> {model label: Hamsu label}, for the classifier backend
-    label_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    # task -> {language: hypotheses}, for the zero-shot backend; missing tasks use the defaults
-    hypotheses: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> TransformersConfig:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-    def model_for(self, kind: str) -> str:
-        model = self.models.get(kind) or self.model
-        if not model:
-            raise HamsuError(
-                ErrorCode.INVALID_OPTION,
-                f"task {kind!r} uses a transformers detector but no model is set "
-                "(nlp.transformers.model or nlp.transformers.models)",
-            )
-        return model
+# ---- registered in nlp.detectors, built from the `nlp.transformers` settings -----------------
+def _model_for(settings: TransformersSettings, kind: str) -> str:
+    """The model that scores `kind`: its own entry in `models`, else the shared `model`."""
+    model = settings.models.get(kind) or settings.model
+    if not model:
+        raise HamsuError(
+            ErrorCode.INVALID_OPTION,
+            f"task {kind!r} uses a transformers detector but no model is set "
+            "(nlp.transformers.model or nlp.transformers.models)",
+        )
+    return model
 
 
-BackendFactory = Callable[[str, TransformersConfig], Detector]
-_BACKENDS: dict[str, BackendFactory] = {}
-
-
-def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
-    """Like `nlp.detectors.register`, for detectors built from a task and a model config."""
-
-    def wrap(factory: BackendFactory) -> BackendFactory:
-        _BACKENDS[name] = factory
-        return factory
-
-    return wrap
-
-
-def backends() -> list[str]:
-    return sorted(_BACKENDS)
-
-
-@register_backend(CLASSIFIER)
-def _build_classifier(kind: str, config: TransformersConfig) -> Detector:
+@register(CLASSIFIER)
+def _build_classifier(kind: str, bundle: HeadBundle, settings: TransformersSettings) -> Detector:
     return TransformersClassifierDetector(
         kind,
-        config.model_for(kind),
-        label_map=config.label_maps.get(kind),
-        device=config.device,
-        batch_size=config.batch_size,
-        max_length=config.max_length,
+        _model_for(settings, kind),
+        label_map=settings.label_maps.get(kind),
+        device=settings.device,
+        batch_size=settings.batch_size,
+        max_length=settings.max_length,
     )
 
 
-@register_backend(ZERO_SHOT_NLI)
-def _build_zero_shot(kind: str, config: TransformersConfig) -> Detector:
+@register(ZERO_SHOT_NLI)
+def _build_zero_shot(kind: str, bundle: HeadBundle, settings: TransformersSettings) -> Detector:
     return ZeroShotNliDetector(
         kind,
-        config.model_for(kind),
-        hypotheses=config.hypotheses.get(kind),
-        device=config.device,
-        batch_size=config.batch_size,
-        max_length=config.max_length,
+        _model_for(settings, kind),
+        hypotheses=settings.hypotheses.get(kind),
+        device=settings.device,
+        batch_size=settings.batch_size,
+        max_length=settings.max_length,
     )
-
-
-def create_detector(
-    name: str, kind: str, bundle: HeadBundle, config: TransformersConfig | None = None
-) -> Detector:
-    """A detector for `kind` by registered name: a transformers backend or a trained head."""
-    if name in _BACKENDS:
-        return _BACKENDS[name](kind, config or TransformersConfig())
-    return create(name, bundle)

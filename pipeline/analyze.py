@@ -1,4 +1,4 @@
-"""The whole path for one file: parse or transcribe, analyze, route; the v1 JSON out.
+"""The whole path for one file: parse or transcribe, analyze, then route (`decide_routes`).
 
 Used by `hamsu analyze` directly and by the worker, which stores what it returns.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from core.settings import Settings
 from nlp.analyzer import Analysis, analyzer_for
 from nlp.normalize import detect_language
 from nlp.pii import find_pii, redact
-from routing.engine import Route, load_rules
+from routing.engine import Context, Route, load_rules
 from transcribe.types import Channel, Transcript
 
 LANGUAGES = ("fa", "en")
@@ -38,13 +37,17 @@ class AnalyzeOptions:
     account_id: str | None = None
     # the caller's phone number as given at upload; matched against Account.phones
     phone: str | None = None
+    # the account's tier as routing rules' `tier` condition sees it, for `hamsu analyze`, which
+    # has no account database; the worker uses the linked account's tier
+    tier: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
     transcript: Transcript
     analysis: Analysis
-    routes: list[Route]
+    # empty until `decide_routes`
+    routes: tuple[Route, ...] = ()
 
 
 def check_options(options: AnalyzeOptions) -> None:
@@ -133,11 +136,18 @@ def run(
     if progress:
         progress("analyzing", 0.0)
     analyzer = analyzer_for(settings.nlp)
-    analysis = analyzer.analyze(transcript)
-    insights = [asdict(i) for i in analysis.insights]
-    routes = load_rules(settings.routing.rules_path).route(insights)
-    result = Result(transcript, analysis, routes)
+    result = Result(transcript, analyzer.analyze(transcript))
     return redact_result(result) if settings.nlp.redact_pii else result
+
+
+def decide_routes(result: Result, *, settings: Settings, tier: str) -> Result:
+    """Where the conversation's insights go, decided once with its whole context (its channel,
+    the account's tier, each insight's language): `hamsu analyze` and the worker both call this,
+    so they route the same file the same way."""
+    rules = load_rules(settings.routing.rules_path)
+    context = Context(channel=result.transcript.channel, tier=tier)
+    routes = rules.route([asdict(i) for i in result.analysis.insights], context)
+    return replace(result, routes=tuple(routes))
 
 
 def redact_result(result: Result) -> Result:
@@ -165,58 +175,11 @@ def redact_result(result: Result) -> Result:
     return Result(transcript, analysis, result.routes)
 
 
-def result_json(
-    result: Result,
-    *,
-    conversation_id: str | None,
-    status: str,
-    filename: str,
-    sha256: str,
-    account: str | None,
-) -> dict[str, Any]:
-    """The v1 output: the same object from `hamsu analyze` and `GET /v1/conversations/{id}`."""
-    transcript, analysis = result.transcript, result.analysis
-    return {
-        "id": conversation_id,
-        "status": status,
-        "channel": transcript.channel,
-        "language": transcript.language,
-        "duration_s": transcript.duration_s,
-        "account": account,
-        "source": {"filename": filename, "sha256": sha256},
-        "turns": [
-            {
-                "index": i,
-                "speaker": turn.speaker,
-                "speaker_label": turn.speaker_label,
-                "start": turn.start,
-                "end": turn.end,
-                "sent_at": _iso(turn.sent_at),
-                "text": turn.text,
-                "language": analysis.turn_languages[i],
-                "confidence": turn.confidence,
-                "sentiment": asdict(analysis.turn_sentiments[i]),
-            }
-            for i, turn in enumerate(transcript.turns)
-        ],
-        "insights": [insight_json(asdict(insight)) for insight in analysis.insights],
-        "sentiment": sentiment_json(analysis),
-        "routes": [route_json(route) for route in result.routes],
-        "meta": jsonable_meta(transcript.meta),
-    }
-
-
 def sentiment_json(analysis: Analysis) -> dict[str, Any]:
     return {
         role: {part: asdict(score) for part, score in parts.items()}
         for role, parts in analysis.sentiment.items()
     }
-
-
-def insight_json(insight: dict[str, Any]) -> dict[str, Any]:
-    """An insight not stored (yet) as the v1 JSON: `id` is null until the service stores it."""
-    span = insight.pop("span")
-    return {"id": None, **insight, "span": {"start": span[0], "end": span[1]}}
 
 
 def route_json(route: Route) -> dict[str, Any]:
@@ -226,10 +189,6 @@ def route_json(route: Route) -> dict[str, Any]:
         "insights": list(route.insights),
         "rules": list(route.rules),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def jsonable_meta(meta: dict[str, object]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from pipeline.analyze import (
     AnalyzeOptions,
     Result,
     check_options,
+    decide_routes,
     detect_channel,
     jsonable_meta,
     route_json,
@@ -41,8 +42,8 @@ from pipeline.analyze import (
     sentiment_json,
 )
 from pipeline.store import StoredFile
-from routing.engine import load_rules
-from routing.queue import context_for, route_insights
+from routing.engine import NO_TIER, load_rules
+from routing.queue import open_items
 
 log = logging.getLogger("hamsu.jobs")
 MAX_ATTEMPTS = 3
@@ -270,6 +271,8 @@ def save_result(
                 sentiment_polarity=sentiment.polarity,
             )
         )
+    account = session.get(Account, conversation.account_id) if conversation.account_id else None
+    result = decide_routes(result, settings=settings, tier=account.tier if account else NO_TIER)
     rows = []
     for i, insight in enumerate(analysis.insights):
         data: dict[str, Any] = asdict(insight)
@@ -279,9 +282,20 @@ def save_result(
         )
     session.add_all(rows)
     session.flush()
-    rules = load_rules(settings.routing.rules_path)
-    items = route_insights(session, conversation, rows, rules)
-    routes = rules.route([r.model_dump() for r in rows], context_for(session, conversation))
+    decided = sorted(
+        (
+            (index, rows[index], decision)
+            for route in result.routes
+            for index, decision in zip(route.insights, route.decisions, strict=True)
+        ),
+        key=lambda row: row[0],
+    )
+    items = open_items(
+        session,
+        conversation,
+        [(insight, decision) for _, insight, decision in decided],
+        window_hours=load_rules(settings.routing.rules_path).dedupe_window_hours,
+    )
     conversation.details = {
         "meta": jsonable_meta(transcript.meta),
         "sentiment": sentiment_json(analysis),
@@ -290,7 +304,7 @@ def save_result(
                 **route_json(route),
                 "queue_items": sorted({item.id for item in items if item.queue == route.queue}),
             }
-            for route in routes
+            for route in result.routes
         ],
     }
     conversation.status = ConversationStatus.ROUTED

@@ -11,11 +11,12 @@ from typing import Any
 import yaml
 
 from core.errors import ErrorCode, HamsuError
+from core.labels import INSIGHT_KINDS, PRIORITIES
 
 DEFAULT_RULES = Path(__file__).parent / "rules.yaml"
-PRIORITIES = ("high", "normal", "low")
-KINDS = ("complaint", "unmet_expectation", "upsell", "churn_risk")
 CONDITIONS = ("kind", "min_score", "category", "language", "channel", "tier")
+# the tier a rule sees for a conversation linked to no account
+NO_TIER = "none"
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Context:
     """What a rule may look at besides the insight itself."""
 
     channel: str = ""
-    tier: str = "none"
+    tier: str = NO_TIER
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class Route:
     # indexes into the conversation's insight list
     insights: tuple[int, ...]
     rules: tuple[str, ...]
+    # each of those insights' decision, in the same order: what its queue item is opened with
+    decisions: tuple[Decision, ...] = ()
 
 
 class RuleSet:
@@ -98,24 +101,23 @@ class RuleSet:
             rule.name, rule.queue, str(insight["kind"]), priority, rule.sla_for(priority)
         )
 
-    def route(
-        self, insights: Sequence[Mapping[str, Any]], context: Context = Context()
-    ) -> list[Route]:
-        """One route per queue, at the most urgent priority any of its insights earned."""
-        grouped: dict[str, tuple[list[int], list[str], set[str]]] = {}
+    def route(self, insights: Sequence[Mapping[str, Any]], context: Context) -> list[Route]:
+        """One route per queue, at the most urgent priority any of its insights earned. Called
+        once per conversation (`pipeline.analyze.decide_routes`), with its whole context."""
+        grouped: dict[str, list[tuple[int, Decision]]] = {}
         for i, insight in enumerate(insights):
             decision = self.decide(insight, context)
-            if decision is None:
-                continue
-            indexes, priorities, names = grouped.setdefault(decision.queue, ([], [], set()))
-            indexes.append(i)
-            priorities.append(decision.priority)
-            names.add(decision.rule)
+            if decision is not None:
+                grouped.setdefault(decision.queue, []).append((i, decision))
         return [
             Route(
-                queue, min(priorities, key=PRIORITIES.index), tuple(indexes), tuple(sorted(names))
+                queue=queue,
+                priority=min((d.priority for _, d in decided), key=PRIORITIES.index),
+                insights=tuple(i for i, _ in decided),
+                rules=tuple(sorted({d.rule for _, d in decided})),
+                decisions=tuple(d for _, d in decided),
             )
-            for queue, (indexes, priorities, names) in grouped.items()
+            for queue, decided in grouped.items()
         ]
 
 
@@ -157,9 +159,9 @@ def parse_rules(raw: object, source: str) -> RuleSet:
                 f"allowed: {', '.join(CONDITIONS)}"
             )
         kinds = _as_set(match.get("kind"), "kind", name, source)
-        if not kinds <= set(KINDS):
+        if not kinds <= set(INSIGHT_KINDS):
             raise bad(
-                f"rule {name!r}: match.kind must be among {', '.join(KINDS)}, "
+                f"rule {name!r}: match.kind must be among {', '.join(INSIGHT_KINDS)}, "
                 f"got {', '.join(sorted(kinds))}"
             )
         conditions = [("kind", kinds)] + [

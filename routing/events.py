@@ -6,8 +6,7 @@ so a crash between the change and the HTTP call loses nothing: the sender picks 
 
 from __future__ import annotations
 
-from typing import Any
-
+from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from models.tables import WebhookDelivery, WebhookSubscription, new_id, utcnow
@@ -15,12 +14,17 @@ from models.tables import WebhookDelivery, WebhookSubscription, new_id, utcnow
 EVENTS = ("queue_item.created", "queue_item.resolved", "insight.reviewed")
 
 
-def emit(session: Session, event: str, data: dict[str, Any]) -> str:
+def emit(session: Session, event: str, data: BaseModel) -> str:
     """Queue `event` for every subscriber; returns the event id (shared by all deliveries)."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
     event_id = new_id()
-    payload = {"id": event_id, "event": event, "created_at": utcnow().isoformat(), "data": data}
+    payload = {
+        "id": event_id,
+        "event": event,
+        "created_at": utcnow().isoformat(),
+        "data": data.model_dump(mode="json"),
+    }
     subscriptions = session.exec(
         select(WebhookSubscription).where(WebhookSubscription.active == True)  # noqa: E712
     ).all()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
+from core.labels import PRIORITIES
 from models.tables import (
     Account,
     Conversation,
@@ -16,55 +16,19 @@ from models.tables import (
     QueueItemEvent,
     QueueItemInsight,
     QueueItemStatus,
+    aware,
     utcnow,
 )
-from routing.engine import PRIORITIES, Context, Decision, RuleSet
+from routing.engine import NO_TIER, Context, Decision, RuleSet
 from routing.events import emit
+from routing.payloads import item_payload
 
 SYSTEM_ACTOR = "hamsu"
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything Hamsu stores is UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def context_for(session: Session, conversation: Conversation) -> Context:
     account = session.get(Account, conversation.account_id) if conversation.account_id else None
-    return Context(channel=conversation.channel, tier=account.tier if account else "none")
-
-
-def item_payload(session: Session, item: QueueItem) -> dict[str, Any]:
-    """The queue item as webhook payloads carry it."""
-    account = session.get(Account, item.account_id) if item.account_id else None
-    insight_ids = session.exec(
-        select(QueueItemInsight.insight_id).where(QueueItemInsight.item_id == item.id)
-    ).all()
-    insights = session.exec(select(Insight).where(col(Insight.id).in_(insight_ids))).all()
-    return {
-        "id": item.id,
-        "queue": item.queue,
-        "kind": item.kind,
-        "priority": item.priority,
-        "status": item.status,
-        "assignee": item.assignee,
-        "account": {"id": account.id, "name": account.name} if account else None,
-        "conversation_id": item.conversation_id,
-        "due_at": item.due_at.isoformat() if item.due_at else None,
-        "insights": [
-            {
-                "id": i.id,
-                "conversation_id": i.conversation_id,
-                "kind": i.kind,
-                "score": i.score,
-                "quote": i.quote,
-                "speaker": i.speaker,
-                "start": i.start,
-                "category": i.category,
-            }
-            for i in insights
-        ],
-    }
+    return Context(channel=conversation.channel, tier=account.tier if account else NO_TIER)
 
 
 def _open_item(
@@ -91,16 +55,30 @@ def route_insights(
     *,
     listened: bool = False,
 ) -> list[QueueItem]:
-    """Attach each routed insight to its open item or open one; the caller commits. Insights held
-    for listening are routed only when `listened` (a person confirmed them)."""
+    """Decide and open the items of insights routed after the conversation was (a reviewed or
+    corrected insight); the caller commits. Insights held for listening are routed only when
+    `listened` (a person confirmed them)."""
     context = context_for(session, conversation)
+    decided = [
+        (insight, decision)
+        for insight in insights
+        if (decision := rules.decide(insight.model_dump(), context, listened=listened))
+    ]
+    return open_items(session, conversation, decided, window_hours=rules.dedupe_window_hours)
+
+
+def open_items(
+    session: Session,
+    conversation: Conversation,
+    decided: Sequence[tuple[Insight, Decision]],
+    *,
+    window_hours: float,
+) -> list[QueueItem]:
+    """Attach each decided insight to its open item or open one; the caller commits."""
     touched: dict[int, QueueItem] = {}
     created: list[QueueItem] = []
-    for insight in insights:
-        decision = rules.decide(insight.model_dump(), context, listened=listened)
-        if decision is None:
-            continue
-        item = _open_item(session, conversation, decision, rules.dedupe_window_hours)
+    for insight, decision in decided:
+        item = _open_item(session, conversation, decision, window_hours)
         now = utcnow()
         if item is None:
             item = QueueItem(

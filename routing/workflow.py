@@ -6,8 +6,8 @@ records who, and whose claim it was). Every change is compare-and-set on the row
 assignee as read), so two people claiming at once get one claim and one CONFLICT, and every
 change writes a `QueueItemEvent`: the item's history.
 
-Events: resolving emits `queue_item.resolved` (the item as `routing.queue.item_payload` writes it,
-plus `resolution`); dismissing, automatic dismissal, claims, releases and notes emit nothing (only
+Events (shapes in `routing.payloads`): resolving emits `queue_item.resolved` (the item and its
+`resolution`); dismissing, automatic dismissal, claims, releases and notes emit nothing (only
 `queue_item.created`, `queue_item.resolved` and `insight.reviewed` exist). A review emits
 `insight.reviewed`.
 
@@ -31,6 +31,15 @@ from typing import Any
 from sqlmodel import Session, col, select, update
 
 from core.errors import ErrorCode, HamsuError
+from core.labels import (
+    COMPLAINT_CATEGORIES,
+    NO_KIND,
+    REVIEW_KINDS,
+    SENTIMENTS,
+    VERDICTS,
+    InsightKind,
+    Verdict,
+)
 from models.tables import (
     Conversation,
     Insight,
@@ -41,33 +50,18 @@ from models.tables import (
     Review,
     utcnow,
 )
-from routing.engine import KINDS, RuleSet
+from routing.engine import RuleSet
 from routing.events import emit
-from routing.queue import SYSTEM_ACTOR, context_for, item_payload, route_insights
+from routing.payloads import (
+    InsightReviewedPayload,
+    Resolution,
+    ResolvedItemPayload,
+    insight_payload,
+    item_payload,
+    review_payload,
+)
+from routing.queue import SYSTEM_ACTOR, context_for, route_insights
 
-VERDICTS = ("confirm", "reject", "correct")
-# what a correction may set the kind to; "none" = this sentence is none of the insight kinds
-REVIEW_KINDS = (*KINDS, "none")
-# the same names as nlp.heads (kept here so routing does not import torch); a test checks them
-COMPLAINT_CATEGORIES = (
-    "billing",
-    "outage_technical",
-    "delivery",
-    "staff_service",
-    "product_quality",
-    "other",
-)
-SENTIMENTS = ("negative", "neutral", "positive")
-# the review as the insight.reviewed payload carries it
-REVIEW_PAYLOAD_KEYS = (
-    "verdict",
-    "reviewer",
-    "corrected_kind",
-    "corrected_category",
-    "corrected_sentiment",
-    "note",
-    "created_at",
-)
 # the score a rerouted, reviewer-corrected insight is routed with
 CORRECTED_SCORE = 1.0
 
@@ -230,13 +224,10 @@ def resolve(
         data={"outcome": outcome, "assignee": previous},
     )
     session.flush()
-    payload = item_payload(session, item)
-    payload["resolution"] = {
-        "resolved_by": actor.name,
-        "resolved_at": event.at.isoformat(),
-        "outcome": outcome,
-        "note": note,
-    }
+    resolution = Resolution(
+        resolved_by=actor.name, resolved_at=event.at.isoformat(), outcome=outcome, note=note
+    )
+    payload = ResolvedItemPayload(**item_payload(session, item).model_dump(), resolution=resolution)
     emit(session, "queue_item.resolved", payload)
     return item
 
@@ -271,13 +262,13 @@ def add_note(session: Session, item: QueueItem, actor: Actor, text: str) -> Queu
 
 def effective_kind(insight: Insight, review: Review | None) -> str | None:
     """The insight's kind after its latest review; None = not an insight of any kind."""
-    if review is None or review.verdict == "confirm":
+    if review is None or review.verdict == Verdict.CONFIRM:
         return insight.kind
-    if review.verdict == "reject":
+    if review.verdict == Verdict.REJECT:
         return None
     if review.corrected_kind is None:
         return insight.kind
-    return None if review.corrected_kind == "none" else review.corrected_kind
+    return None if review.corrected_kind == NO_KIND else review.corrected_kind
 
 
 def latest_reviews(session: Session, insight_ids: Iterable[int]) -> dict[int, Review]:
@@ -330,9 +321,9 @@ def _validate_review(
     corrections = (corrected_kind, corrected_category, corrected_sentiment)
     if verdict not in VERDICTS:
         raise bad(f"verdict must be one of {', '.join(VERDICTS)}; got {verdict!r}")
-    if verdict != "correct" and any(c is not None for c in corrections):
+    if verdict != Verdict.CORRECT and any(c is not None for c in corrections):
         raise bad("corrected_kind, corrected_category and corrected_sentiment need verdict correct")
-    if verdict == "correct" and all(c is None for c in corrections):
+    if verdict == Verdict.CORRECT and all(c is None for c in corrections):
         raise bad(
             "verdict correct needs at least one of corrected_kind, corrected_category, "
             "corrected_sentiment"
@@ -345,7 +336,7 @@ def _validate_review(
         if corrected_category not in COMPLAINT_CATEGORIES:
             raise bad(f"corrected_category must be one of {', '.join(COMPLAINT_CATEGORIES)}")
         kind = corrected_kind or insight.kind
-        if kind != "complaint":
+        if kind != InsightKind.COMPLAINT:
             raise bad(
                 f"corrected_category is a complaint category; this insight would be {kind!r} "
                 "after the review (set corrected_kind to complaint to make it one)"
@@ -360,47 +351,6 @@ class ReviewOutcome:
     queue_items: list[int] = field(default_factory=list)
     auto_dismissed: list[int] = field(default_factory=list)
     rerouted_to: list[int] = field(default_factory=list)
-
-
-def review_view(review: Review) -> dict[str, Any]:
-    return {
-        "id": review.id,
-        "insight_id": review.insight_id,
-        "verdict": review.verdict,
-        "reviewer": review.reviewer,
-        "corrected_kind": review.corrected_kind,
-        "corrected_category": review.corrected_category,
-        "corrected_sentiment": review.corrected_sentiment,
-        "note": review.note,
-        "created_at": review.created_at.isoformat(),
-    }
-
-
-def review_brief(review: Review | None) -> dict[str, Any] | None:
-    """The latest review as queue items show it next to each insight."""
-    if review is None:
-        return None
-    return {
-        "verdict": review.verdict,
-        "reviewer": review.reviewer,
-        "corrected_kind": review.corrected_kind,
-        "created_at": review.created_at.isoformat(),
-    }
-
-
-def insight_payload(insight: Insight) -> dict[str, Any]:
-    """The insight as webhook payloads carry it (the keys of item_payload's insights + language)."""
-    return {
-        "id": insight.id,
-        "conversation_id": insight.conversation_id,
-        "kind": insight.kind,
-        "score": insight.score,
-        "quote": insight.quote,
-        "speaker": insight.speaker,
-        "start": insight.start,
-        "category": insight.category,
-        "language": insight.language,
-    }
 
 
 def _reroute(
@@ -458,7 +408,8 @@ def review_insight(
     kind = effective_kind(insight, review)
     outcome = ReviewOutcome(review=review, effective_kind=kind)
     if rules is not None and kind is not None and kind != insight.kind:
-        category = corrected_category or (insight.category if kind == "complaint" else None)
+        original = insight.category if kind == InsightKind.COMPLAINT else None
+        category = corrected_category or original
         outcome.rerouted_to = _reroute(session, insight, kind, category, rules)
     if rules is not None and kind == insight.kind and _held_unrouted(session, insight):
         # the reviewer listened and kept the kind: the held insight becomes work as usual
@@ -490,11 +441,11 @@ def review_insight(
     emit(
         session,
         "insight.reviewed",
-        {
-            "insight": insight_payload(insight),
-            "review": {k: v for k, v in review_view(review).items() if k in REVIEW_PAYLOAD_KEYS},
-            "queue_items": outcome.queue_items,
-        },
+        InsightReviewedPayload(
+            insight=insight_payload(insight),
+            review=review_payload(review),
+            queue_items=outcome.queue_items,
+        ),
     )
     return outcome
 
@@ -539,8 +490,8 @@ def training_row(insight: Insight, review: Review, lang: str = "") -> dict[str, 
     labels = [kind] if kind else []
     tasks = [insight.kind] + ([kind] if kind and kind != insight.kind else [])
     category = None
-    if kind == "complaint":
-        original = insight.category if insight.kind == "complaint" else None
+    if kind == InsightKind.COMPLAINT:
+        original = insight.category if insight.kind == InsightKind.COMPLAINT else None
         category = review.corrected_category or original
     return {
         "text": insight.quote,

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.labels import INSIGHT_KINDS
 from nlp.analyzer import Analyzer
 from nlp.decision import TurnReading
-from nlp.heads import BINARY_TASKS
+from routing.engine import Context, load_rules
 from training.datasets import stable_split
 from transcribe.types import Channel, Transcript, Turn
 
@@ -29,7 +30,6 @@ BLIND_DIR = CONVERSATIONS_DIR / "blind"
 DEV_SHARE = 0.4
 # bump when TurnReading changes shape, so cached readings are not reused
 READING_FORMAT = 5
-CS_KINDS = frozenset({"complaint", "unmet_expectation", "churn_risk"})
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,11 @@ class LabelledConversation:
 
 
 def queue_of(kinds: frozenset[str] | set[str]) -> str:
-    """cs, sales, both or none: the queues a conversation with these kinds belongs in."""
-    cs, sales = bool(kinds & CS_KINDS), "upsell" in kinds
-    return "both" if cs and sales else "cs" if cs else "sales" if sales else "none"
+    """cs, sales, both or none: where the shipped routing rules send a conversation that raises
+    these kinds (whatever the scores: every default rule routes from 0)."""
+    insights = [{"kind": kind, "score": 1.0} for kind in sorted(kinds)]
+    queues = {route.queue for route in load_rules().route(insights, Context())}
+    return "both" if queues == {"cs", "sales"} else queues.pop() if queues else "none"
 
 
 def load_conversations(
@@ -82,7 +84,7 @@ def load_conversations(
                 continue
             row = json.loads(line)
             labels = frozenset(row["labels"])
-            unknown = labels - set(BINARY_TASKS)
+            unknown = labels - set(INSIGHT_KINDS)
             if unknown:
                 raise ValueError(f"{path.name}:{n}: unknown labels {sorted(unknown)}")
             conversation = LabelledConversation(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp.heads import BINARY_TASKS, COMPLAINT_CATEGORIES, SENTIMENT_LABELS
+from core.labels import COMPLAINT_CATEGORIES, INSIGHT_KINDS, SENTIMENTS, InsightKind
 
 OWN_DIR = Path(__file__).resolve().parent.parent / "labelled"
 # written later by other writers, for evaluation only: never trained or tuned on
@@ -52,13 +52,13 @@ def own_examples(folder: Path = OWN_DIR) -> Iterator[Example]:
                 continue
             row = json.loads(line)
             labels = set(row["labels"])
-            category = row.get("category") if "complaint" in labels else None
+            category = row.get("category") if InsightKind.COMPLAINT in labels else None
             yield Example(
                 text=row["text"],
                 lang=row["lang"],
                 source=f"own_{row['lang']}",
                 split=row.get("split") or stable_split(row["id"]),
-                binary={task: int(task in labels) for task in BINARY_TASKS},
+                binary={task: int(task in labels) for task in INSIGHT_KINDS},
                 sentiment=row.get("sentiment"),
                 category=category if category in COMPLAINT_CATEGORIES else None,
                 speaker=row.get("speaker", "customer"),
@@ -77,7 +77,7 @@ def review_examples(path: Path) -> Iterator[Example]:
                 lang=row.get("lang", ""),
                 source="reviews",
                 split="train",
-                binary={task: int(task in labels) for task in row.get("tasks", BINARY_TASKS)},
+                binary={task: int(task in labels) for task in row.get("tasks", INSIGHT_KINDS)},
                 sentiment=row.get("sentiment"),
                 category=row.get("category"),
             )
@@ -98,7 +98,7 @@ def deepsentipers(data: Path) -> Iterator[Example]:
 
 
 def _sentiment_label(value: int) -> str:
-    return SENTIMENT_LABELS[(value > 0) - (value < 0) + 1]
+    return SENTIMENTS[(value > 0) - (value < 0) + 1]
 
 
 def parsinlu_sentiment(data: Path) -> Iterator[Example]:
@@ -135,7 +135,7 @@ def complaints(data: Path) -> Iterator[Example]:
                 lang="en",
                 source="complaints",
                 split=stable_split(f"cmp-{tweet_id}"),
-                binary={"complaint": int(label)},
+                binary={InsightKind.COMPLAINT: int(label)},
             )
 
 
@@ -152,7 +152,7 @@ def banking77(data: Path, negatives: int = 2500, seed: int = 13) -> Iterator[Exa
             lang="en",
             source="banking77",
             split=stable_split(f"b77-{r['text']}"),
-            binary={"churn_risk": int(r["category"] == "terminate_account")},
+            binary={InsightKind.CHURN_RISK: int(r["category"] == "terminate_account")},
         )
 
 
@@ -174,8 +174,8 @@ def nlupp_banking(data: Path) -> Iterator[Example]:
             source="nlupp",
             split=stable_split(f"nlupp-{text}"),
             binary={
-                "churn_risk": int(leaving),
-                "upsell": int("more_higher_after" in intents),
+                InsightKind.CHURN_RISK: int(leaving),
+                InsightKind.UPSELL: int("more_higher_after" in intents),
             },
         )
 
@@ -214,7 +214,7 @@ def nlupp_training(data: Path) -> Iterator[Example]:
             lang="en",
             source="nlupp",
             split=stable_split(f"nlupp-{text}"),
-            binary={"churn_risk": churn},
+            binary={InsightKind.CHURN_RISK: churn},
         )
 
 
@@ -236,7 +236,7 @@ def clinc_out_of_scope(data: Path, per_intent: int = 4, seed: int = 7) -> Iterat
                 lang="en",
                 source="clinc",
                 split=stable_split(f"clinc-{text}"),
-                binary={task: 0 for task in BINARY_TASKS},
+                binary={task: 0 for task in INSIGHT_KINDS},
             )
 
 

@@ -1,16 +1,22 @@
 """Fit the conversation-level decision model (`nlp.decision`): `python -m training.decision`.
 
-Reads the labelled conversations' train split through the shipped sentence detectors, fits the
-turn-in-context model per kind on customer turns (a turn is positive where the writer named it as
-evidence), fits the conversation model on out-of-fold turn probabilities (so it learns how much to
-trust turn scores on conversations the turn model never saw), and chooses each kind's threshold on
-the dev split for several precision targets. Writes `nlp/weights/decision.json`.
+Reads the labelled conversations (all but the blind split) through the shipped sentence
+detectors, fits the turn-in-context model per kind on customer turns (a turn is positive where the
+writer named it as evidence), and fits the conversation model on out-of-fold turn probabilities
+(so it learns how much to trust turn scores on conversations the turn model never saw).
+
+Thresholds are chosen per precision target on cross-fitted decisions: the conversations are cut
+into folds, each fold is decided by models fitted on the others, and the lowest threshold whose
+precision over all of them reaches the target is kept. Every labelled conversation thus serves
+both to fit and to choose, which a fixed dev split could not (a few hundred conversations, a few
+dozen positives per kind). Writes `nlp/weights/decision.json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,6 +26,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from core.labels import INSIGHT_KINDS
 from core.settings import get_settings
 from nlp.analyzer import analyzer_for, heads_path
 from nlp.decision import (
@@ -31,7 +38,6 @@ from nlp.decision import (
     customer_turn_features,
     ngram_rows,
 )
-from nlp.heads import BINARY_TASKS
 from training.conversations import LabelledConversation, load_conversations, read_all
 
 PRECISION_TARGETS = (0.8, 0.85, 0.9, 0.95)
@@ -48,7 +54,9 @@ class DecisionOptions:
     ngram_weight: float = 2.0
     # inverse L2 strength of the conversation model: a few hundred conversations
     conversation_c: float = 1.0
-    version: str = "2026.12.2"
+    # folds of the cross-fitted decisions that thresholds are chosen on
+    threshold_folds: int = 5
+    version: str = "2026.12.3"
 
 
 def turn_rows(
@@ -151,36 +159,71 @@ def operating_points(
     return points
 
 
-def fit(
-    train: Sequence[LabelledConversation],
-    dev: Sequence[LabelledConversation],
+def _fit_models(
+    conversations: Sequence[LabelledConversation],
     readings: Mapping[str, Sequence[TurnReading]],
-    options: DecisionOptions = DecisionOptions(),
+    options: DecisionOptions,
 ) -> DecisionModel:
-    turn_models, conversation_models, points = {}, {}, {}
-    for kind in BINARY_TASKS:
-        turn_models[kind], conversation_models[kind] = fit_kind(kind, train, readings, options)
-    model = DecisionModel(
+    turn_models, conversation_models = {}, {}
+    for kind in INSIGHT_KINDS:
+        turn_models[kind], conversation_models[kind] = fit_kind(
+            kind, conversations, readings, options
+        )
+    return DecisionModel(
         version=options.version,
         turn_models=turn_models,
         conversation_models=conversation_models,
         operating_points={},
-        meta={
-            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "train_conversations": len(train),
-            "dev_conversations": len(dev),
-            "options": asdict(options),
-        },
+        meta={},
     )
-    dev_probs: dict[str, list[float]] = {k: [] for k in BINARY_TASKS}
-    for conversation in dev:
-        decisions = model.decide(readings[conversation.id])
-        for kind in BINARY_TASKS:
-            dev_probs[kind].append(decisions[kind].probability)
-    for kind in BINARY_TASKS:
-        labels = np.asarray([int(kind in c.labels) for c in dev])
-        points[kind] = operating_points(np.asarray(dev_probs[kind]), labels)
-    return replace(model, operating_points=points)
+
+
+def threshold_fold(conversation: LabelledConversation, folds: int) -> int:
+    """The conversation's fold, from its id: the same on every machine and every run."""
+    return int(hashlib.sha1(conversation.id.encode("utf-8")).hexdigest()[:8], 16) % folds
+
+
+def cross_fitted_probabilities(
+    conversations: Sequence[LabelledConversation],
+    readings: Mapping[str, Sequence[TurnReading]],
+    options: DecisionOptions,
+) -> dict[str, np.ndarray]:
+    """kind -> each conversation's decision by models fitted without its fold."""
+    fold_of = np.asarray([threshold_fold(c, options.threshold_folds) for c in conversations])
+    probabilities = {kind: np.zeros(len(conversations)) for kind in INSIGHT_KINDS}
+    for fold in range(options.threshold_folds):
+        held = np.flatnonzero(fold_of == fold)
+        model = _fit_models(
+            [c for c, f in zip(conversations, fold_of, strict=True) if f != fold],
+            readings,
+            options,
+        )
+        for i in held:
+            decisions = model.decide(readings[conversations[int(i)].id])
+            for kind in INSIGHT_KINDS:
+                probabilities[kind][i] = decisions[kind].probability
+    return probabilities
+
+
+def fit(
+    conversations: Sequence[LabelledConversation],
+    readings: Mapping[str, Sequence[TurnReading]],
+    options: DecisionOptions = DecisionOptions(),
+) -> DecisionModel:
+    """The models fitted on every conversation given, with thresholds chosen on their
+    cross-fitted decisions."""
+    model = _fit_models(conversations, readings, options)
+    probabilities = cross_fitted_probabilities(conversations, readings, options)
+    points = {}
+    for kind in INSIGHT_KINDS:
+        labels = np.asarray([int(kind in c.labels) for c in conversations])
+        points[kind] = operating_points(probabilities[kind], labels)
+    meta = {
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "conversations": len(conversations),
+        "options": asdict(options),
+    }
+    return replace(model, operating_points=points, meta=meta)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -193,18 +236,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = get_settings()
     analyzer = analyzer_for(settings.nlp)
-    train = list(load_conversations(split="train"))
-    dev = list(load_conversations(split="dev"))
-    print(f"reading {len(train)} train and {len(dev)} dev conversations ...", flush=True)
+    conversations = [c for c in load_conversations() if c.split != "blind"]
+    print(f"reading {len(conversations)} conversations ...", flush=True)
     readings = read_all(
-        analyzer, train + dev, cache=args.cache, weights_dir=heads_path(settings.nlp).parent
+        analyzer, conversations, cache=args.cache, weights_dir=heads_path(settings.nlp).parent
     )
     options = DecisionOptions(
         turn_c=args.turn_c, ngram_weight=args.ngram_weight, conversation_c=args.conversation_c
     )
-    model = fit(train, dev, readings, options)
+    model = fit(conversations, readings, options)
     model.save(args.out)
-    for kind in BINARY_TASKS:
+    for kind in INSIGHT_KINDS:
         print(kind, model.operating_points[kind])
     print(f"wrote {args.out}")
 

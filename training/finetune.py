@@ -19,9 +19,11 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from core.labels import INSIGHT_KINDS
+from nlp.batching import length_batches
 from nlp.encoder import E5Encoder, Tokenizer, mean_pool
 from nlp.finetuned import MAX_TOKENS, EncoderPatch, encoder_input
-from nlp.heads import BINARY_TASKS, Head, n_outputs
+from nlp.heads import Head, n_outputs
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,7 @@ def _batches(lengths: np.ndarray, batch: int, rng: np.random.Generator) -> list[
     out: list[np.ndarray] = []
     for start in range(0, len(order), chunk):
         part = order[start : start + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        out.extend(part[i : i + batch] for i in range(0, len(part), batch))
+        out.extend(part[rows] for rows in length_batches(lengths[part], batch))
     return [out[i] for i in rng.permutation(len(out))]
 
 
@@ -76,11 +77,9 @@ def frozen_states(
 ) -> list[torch.Tensor]:
     """Hidden states after the first `stop` layers, one fp16 [tokens, 384] tensor per text."""
     ids = [tokenizer.encode(encoder_input(t), MAX_TOKENS) for t in texts]
-    order = np.argsort([len(i) for i in ids], kind="stable")
     out: list[torch.Tensor] = [torch.empty(0)] * len(texts)
     with torch.no_grad():
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
+        for rows in length_batches([len(i) for i in ids], batch):
             tok, mask = tokenizer.pad([ids[i] for i in rows])
             hidden = encoder.run_layers(encoder.embed_tokens(tok), mask, 0, stop)
             for j, i in enumerate(rows):
@@ -92,12 +91,10 @@ def pooled(
     encoder: E5Encoder, states: Sequence[torch.Tensor], start: int, batch: int = 64
 ) -> np.ndarray:
     """Sentence vectors from cached states through the (trained) top layers."""
-    order = np.argsort([s.shape[0] for s in states], kind="stable")
     vectors = np.empty((len(states), encoder.cfg.hidden), dtype=np.float32)
     encoder.eval()
     with torch.no_grad():
-        for i in range(0, len(order), batch):
-            rows = order[i : i + batch]
+        for rows in length_batches([s.shape[0] for s in states], batch):
             x, mask = _pad([states[r] for r in rows])
             vectors[rows] = mean_pool(encoder.run_layers(x, mask, start), mask).numpy()
     return vectors
@@ -177,7 +174,7 @@ def finetune(
                 kept = keep.numpy()
                 logits = heads[task].logits(vectors[keep], batch_ngrams[kept])
                 y, w = target[picked][keep], weight[picked][keep]
-                if task in BINARY_TASKS:
+                if task in INSIGHT_KINDS:
                     per_row = nn.functional.binary_cross_entropy_with_logits(
                         logits[:, 0], y.float(), reduction="none"
                     )

@@ -21,18 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.labels import COMPLAINT_CATEGORIES, INSIGHT_KINDS, SENTIMENTS, InsightKind
 from nlp.embed import BASE_NAME
 from nlp.encoder import load_package_encoder
 from nlp.features import Features, fit_idf, ngram_matrix
 from nlp.finetuned import PATCH_FILE
-from nlp.heads import (
-    BINARY_TASKS,
-    COMPLAINT_CATEGORIES,
-    DEFAULT_WEIGHTS,
-    SENTIMENT_LABELS,
-    Head,
-    HeadBundle,
-)
+from nlp.heads import DEFAULT_WEIGHTS, Head, HeadBundle
 from nlp.heads import TASKS as TASK_LABELS
 from training.datasets import Example, all_examples
 from training.finetune import FinetuneOptions, TaskRows, finetune, frozen_states, pooled
@@ -46,7 +40,7 @@ OWN_WEIGHT = 3.0
 # where the fine-tuned heads alone lost recall on new phrasings (challenge sets) and averaging with
 # the frozen-encoder heads won it back; for complaint and unmet expectation they were as good or
 # better alone, on the dev split and the challenge sets
-COMPANION_TASKS = ("upsell", "churn_risk")
+COMPANION_TASKS = (InsightKind.UPSELL, InsightKind.CHURN_RISK)
 
 
 def set_seeds(seed: int) -> None:
@@ -157,13 +151,14 @@ def _best_on_grid(logits: torch.Tensor, target: torch.Tensor, binary: bool) -> t
     return grid[int(torch.stack(losses).argmin())].reshape(1)
 
 
-def _rows(examples: Sequence[Example], split: str, task: str) -> list[int]:
+def labelled_rows(examples: Sequence[Example], split: str, task: str) -> list[int]:
+    """The indexes of `split`'s rows that carry a label for `task`."""
     out = []
     for i, ex in enumerate(examples):
         if ex.split != split:
             continue
         if task == "sentiment":
-            ok = ex.sentiment in SENTIMENT_LABELS
+            ok = ex.sentiment in SENTIMENTS
         elif task == "complaint_category":
             ok = ex.category is not None
         else:
@@ -173,9 +168,10 @@ def _rows(examples: Sequence[Example], split: str, task: str) -> list[int]:
     return out
 
 
-def _target(ex: Example, task: str) -> int:
+def label_index(ex: Example, task: str) -> int:
+    """`ex`'s label for `task` as the class index its head predicts."""
     if task == "sentiment":
-        return SENTIMENT_LABELS.index(ex.sentiment or "neutral")
+        return SENTIMENTS.index(ex.sentiment or "neutral")
     if task == "complaint_category":
         return COMPLAINT_CATEGORIES.index(ex.category or "other")
     return ex.binary[task]
@@ -187,9 +183,9 @@ def rows_for(examples: Sequence[Example], rows: Sequence[int], task: str) -> Tas
     mask = np.zeros(len(examples), dtype=bool)
     mask[list(rows)] = True
     target = np.zeros(len(examples), dtype=np.int64)
-    target[list(rows)] = [_target(examples[i], task) for i in rows]
+    target[list(rows)] = [label_index(examples[i], task) for i in rows]
     weight = np.array([OWN_WEIGHT if ex.source.startswith("own") else 1.0 for ex in examples])
-    n_classes = len(TASK_LABELS[task]) if task not in BINARY_TASKS else 2
+    n_classes = len(TASK_LABELS[task]) if task not in INSIGHT_KINDS else 2
     counts = np.bincount(target[list(rows)], minlength=n_classes).astype(np.float64)
     balance = counts.sum() / np.maximum(counts, 1) / n_classes
     return TaskRows(mask, target, np.where(mask, weight * balance[target], 0.0))
@@ -198,8 +194,8 @@ def rows_for(examples: Sequence[Example], rows: Sequence[int], task: str) -> Tas
 def task_rows(examples: Sequence[Example], split: str) -> dict[str, TaskRows]:
     """The labels of every task over all rows, masked to `split`."""
     return {
-        task: rows_for(examples, _rows(examples, split, task), task)
-        for task in ("sentiment", "complaint_category", *BINARY_TASKS)
+        task: rows_for(examples, labelled_rows(examples, split, task), task)
+        for task in ("sentiment", "complaint_category", *INSIGHT_KINDS)
     }
 
 
@@ -235,14 +231,14 @@ def train(
 
     metrics: dict[str, dict[str, object]] = {}
     counts: dict[str, dict[str, int]] = {}
-    for task in ("sentiment", "complaint_category", *BINARY_TASKS):
-        tr, dev = _rows(examples, "train", task), _rows(examples, "dev", task)
-        y_dev = np.array([_target(examples[i], task) for i in dev])
+    for task in ("sentiment", "complaint_category", *INSIGHT_KINDS):
+        tr, dev = labelled_rows(examples, "train", task), labelled_rows(examples, "dev", task)
+        y_dev = np.array([label_index(examples[i], task) for i in dev])
         head = heads[task]
         calibration = calibrate(head, x_all.rows(dev), y_dev)
         probs = head.probabilities(x_all.rows(dev))
         sources = [f"{examples[i].source}" for i in dev]
-        if task in BINARY_TASKS:
+        if task in INSIGHT_KINDS:
             report = binary_report(y_dev, probs, sources)
             report["ece"] = expected_calibration_error(y_dev, probs)
         else:

@@ -74,14 +74,10 @@ class AsrBackend(Protocol):
 
 
 def get_backend(settings: AsrSettings, data_dir: Path) -> AsrBackend:
-    """The backend named by `settings.backend`, its model loaded (once per process)."""
-    if settings.backend == "faster-whisper":
-        return FasterWhisperBackend(settings, data_dir)
-    raise HamsuError(
-        ErrorCode.MODEL_UNAVAILABLE,
-        f"ASR backend {settings.backend!r} is not available in this build; "
-        "set asr.backend to 'faster-whisper'",
-    )
+    """The backend named by `settings.backend`, its model loaded (once per process).
+
+    faster-whisper is the only one: the settings refuse any other name when they load."""
+    return FasterWhisperBackend(settings, data_dir)
 
 
 class FasterWhisperBackend:

@@ -12,12 +12,12 @@ from sqlmodel import Session, col, select
 
 from api.auth import QUEUE_ACCESS
 from api.deps import CurrentKey, SessionDep, SettingsDep, WorkerDep, require_roles
-from api.schemas import (
+from api.schemas.conversations import (
     ConversationAccepted,
     ConversationPublic,
     ConversationStatusPublic,
-    ErrorBody,
 )
+from api.schemas.errors import ErrorBody
 from api.views import conversation_view, status_view
 from core.errors import ErrorCode, HamsuError
 from models.tables import (

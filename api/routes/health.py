@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlmodel import func, select
 
 from api.deps import SessionDep
-from api.schemas import Health
+from api.schemas.conversations import Health
 from models.tables import Conversation
 
 router = APIRouter(tags=["health"])

@@ -2,7 +2,7 @@
 
 Admins review any insight; csm and sales review insights that sit in an item of their queue. What a
 review does to the queues (automatic dismissal, rerouting a kind correction) is described in
-`routing.workflow`.
+`routing.workflow`; the checks and the work are `routing.queues_service`, shared with the desk.
 """
 
 from __future__ import annotations
@@ -10,24 +10,21 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
 
-from api.auth import QUEUE_ACCESS
-from api.deps import AdminKey, SessionDep, SettingsDep, require_roles
-from api.schemas import ErrorBody
+from api.deps import AdminKey, SessionDep, SettingsDep, WorkerPrincipal
+from api.schemas.errors import ErrorBody
 from api.schemas.reviews import InsightReviews, ReviewCreate, ReviewResult
-from core.errors import ErrorCode, HamsuError
-from models.tables import ApiKey, Insight, QueueItem, QueueItemInsight, Review
+from api.views import review_public
+from routing import queues_service as service
 from routing import workflow
 from routing.engine import load_rules
-from routing.listening import is_awaiting
+from routing.queues_service import MAX_ID
 
 router = APIRouter(tags=["reviews"])
 
-REVIEWER = Annotated[ApiKey, Depends(require_roles("csm", "sales"))]
-InsightId = Annotated[int, Path(description="the insight's id", examples=[17], ge=1, le=2**63 - 1)]
+InsightId = Annotated[int, Path(description="the insight's id", examples=[17], ge=1, le=MAX_ID)]
 EXPORT_EXAMPLE = (
     '{"text": "we will cancel our contract and move to your competitor", "lang": "en", '
     '"labels": ["churn_risk"], "tasks": ["complaint", "churn_risk"], "sentiment": "negative", '
@@ -39,32 +36,6 @@ EXPORT_EXAMPLE = (
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody} for code in codes}
-
-
-def _reviewable(session: Session, key: ApiKey, insight_id: int) -> Insight:
-    insight = session.get(Insight, insight_id)
-    if insight is None:
-        raise HamsuError(ErrorCode.NOT_FOUND, f"insight {insight_id} not found")
-    if key.role == "admin" or (
-        insight.needs_listening and is_awaiting(session, insight_id=insight_id)
-    ):
-        # a held insight is in no queue yet: whoever listens to it gives the verdict
-        return insight
-    queues = QUEUE_ACCESS.get(key.role, frozenset())
-    in_queue = session.exec(
-        select(QueueItem.id)
-        .join(QueueItemInsight, col(QueueItemInsight.item_id) == col(QueueItem.id))
-        .where(QueueItemInsight.insight_id == insight_id)
-        .where(col(QueueItem.queue).in_(queues))
-        .limit(1)
-    ).first()
-    if in_queue is None:
-        raise HamsuError(
-            ErrorCode.FORBIDDEN,
-            f"role {key.role!r} may only review insights in items of its queues "
-            f"({', '.join(sorted(queues)) or 'none'})",
-        )
-    return insight
 
 
 @router.post(
@@ -79,28 +50,25 @@ def create_review(
     body: ReviewCreate,
     session: SessionDep,
     settings: SettingsDep,
-    key: REVIEWER,
+    actor: WorkerPrincipal,
 ) -> Any:
     """Stores the verdict with the reviewer (the API key's name) and the time; the latest
     review counts. Sends `insight.reviewed`. An open or claimed item whose insights are all
     rejected (or corrected to another kind) is dismissed automatically; a correction to another
     kind is routed by the rules like a new insight of that kind."""
-    insight = _reviewable(session, key, insight_id)
-    outcome = workflow.review_insight(
+    outcome = service.review(
         session,
-        insight,
-        key.name,
-        body.verdict,
+        insight_id=insight_id,
+        actor=actor,
+        verdict=body.verdict,
         corrected_kind=body.corrected_kind,
         corrected_category=body.corrected_category,
         corrected_sentiment=body.corrected_sentiment,
         note=body.note,
         rules=load_rules(settings.routing.rules_path),
     )
-    session.commit()
-    session.refresh(outcome.review)
     return {
-        "review": workflow.review_view(outcome.review),
+        "review": review_public(outcome.review),
         "effective_kind": outcome.effective_kind,
         "queue_items": outcome.queue_items,
         "auto_dismissed": outcome.auto_dismissed,
@@ -114,18 +82,13 @@ def create_review(
     responses=_errors(401, 403, 404, 422),
     summary="Every review of an insight, oldest first",
 )
-def list_reviews(insight_id: InsightId, session: SessionDep, key: REVIEWER) -> Any:
-    insight = _reviewable(session, key, insight_id)
-    reviews = session.exec(
-        select(Review)
-        .where(Review.insight_id == insight_id)
-        .order_by(col(Review.created_at), col(Review.id))
-    ).all()
+def list_reviews(insight_id: InsightId, session: SessionDep, actor: WorkerPrincipal) -> Any:
+    insight, reviews = service.reviews_of(session, insight_id=insight_id, actor=actor)
     return {
         "insight_id": insight_id,
         "kind": insight.kind,
         "effective_kind": workflow.effective_kind(insight, reviews[-1] if reviews else None),
-        "reviews": [workflow.review_view(r) for r in reviews],
+        "reviews": [review_public(r) for r in reviews],
     }
 
 

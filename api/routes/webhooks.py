@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
 from api.deps import AdminKey, SessionDep, SettingsDep
-from api.schemas import ErrorBody
+from api.schemas.errors import ErrorBody
 from api.schemas.webhooks import (
     WebhookCreate,
     WebhookDeliveriesPage,
@@ -19,8 +19,7 @@ from api.schemas.webhooks import (
     WebhookUpdate,
 )
 from core.errors import ErrorCode, HamsuError
-from models.tables import WebhookAttempt, WebhookDelivery, WebhookSubscription, utcnow
-from routing.queue import aware
+from models.tables import WebhookAttempt, WebhookDelivery, WebhookSubscription, aware, utcnow
 from routing.webhooks import DeliveryStatus, generate_secret, queue_ping, validate_target
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

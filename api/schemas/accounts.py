@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas import QueueItemPublic
+from api.schemas.queues import QueueItemPublic
+from core.labels import InsightKind
 from pipeline.accounts import normalize_domain, normalize_phone
 
 _TIER_HELP = "matched by routing rules (`match: {tier: ...}`)"
@@ -178,7 +179,7 @@ class CustomerSentiment(BaseModel):
 
 class TimelineInsight(BaseModel):
     id: int
-    kind: str = Field(examples=["unmet_expectation"])
+    kind: str = Field(examples=[InsightKind.UNMET_EXPECTATION])
     score: float = Field(examples=[0.93])
     quote: str = Field(
         examples=["your sales rep, Mark, promised us that the platform syncs stock levels"]
@@ -210,7 +211,8 @@ class TimelineEntry(BaseModel):
     caller_phone: str | None = Field(default=None, examples=["989121234567"])
     customer_sentiment: CustomerSentiment = Field(default_factory=CustomerSentiment)
     insight_counts: dict[str, int] = Field(
-        default_factory=dict, examples=[{"unmet_expectation": 1, "churn_risk": 1}]
+        default_factory=dict,
+        examples=[{InsightKind.UNMET_EXPECTATION: 1, InsightKind.CHURN_RISK: 1}],
     )
     top_insights: list[TimelineInsight] = Field(
         default_factory=list,

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas import InsightPublic
+from api.schemas.conversations import InsightPublic
 from api.schemas.reviews import ReviewBrief
+from core.labels import InsightKind
 
 
 class QueueItemInsightPublic(InsightPublic):
@@ -18,14 +19,14 @@ class QueueItemInsightPublic(InsightPublic):
         default=None,
         description="the kind after the latest review (the detector's kind when unreviewed); "
         "null = rejected",
-        examples=["churn_risk"],
+        examples=[InsightKind.CHURN_RISK],
     )
 
 
 class QueueItemPublic(BaseModel):
     id: int
     queue: str = Field(examples=["cs"])
-    kind: str = Field(examples=["churn_risk"])
+    kind: str = Field(examples=[InsightKind.CHURN_RISK])
     priority: str = Field(examples=["high"])
     status: str = Field(examples=["open"])
     assignee: str | None = Field(default=None, examples=["maryam-cs"])

@@ -6,12 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Verdict = Literal["confirm", "reject", "correct"]
-ReviewKind = Literal["complaint", "unmet_expectation", "upsell", "churn_risk", "none"]
-ComplaintCategory = Literal[
-    "billing", "outage_technical", "delivery", "staff_service", "product_quality", "other"
-]
-Sentiment = Literal["negative", "neutral", "positive"]
+from core.labels import ComplaintCategory, InsightKind, Sentiment, Verdict
+
+# a kind, or "none" (core.labels.NO_KIND): the sentence is none of the insight kinds
+ReviewKind = InsightKind | Literal["none"]
 
 
 class ReviewCreate(BaseModel):
@@ -23,7 +21,7 @@ class ReviewCreate(BaseModel):
                 {"verdict": "reject", "note": "a greeting, not a churn signal"},
                 {
                     "verdict": "correct",
-                    "corrected_kind": "complaint",
+                    "corrected_kind": InsightKind.COMPLAINT,
                     "corrected_category": "billing",
                     "corrected_sentiment": "negative",
                     "note": "charged twice: a billing complaint",
@@ -40,7 +38,7 @@ class ReviewCreate(BaseModel):
     corrected_kind: ReviewKind | None = Field(
         default=None,
         description='only with verdict correct; "none" = none of the insight kinds',
-        examples=["churn_risk"],
+        examples=[InsightKind.CHURN_RISK],
     )
     corrected_category: ComplaintCategory | None = Field(
         default=None,
@@ -58,7 +56,7 @@ class ReviewPublic(BaseModel):
     insight_id: int
     verdict: str = Field(examples=["correct"])
     reviewer: str = Field(description="the API key's name", examples=["maryam-cs"])
-    corrected_kind: str | None = Field(default=None, examples=["churn_risk"])
+    corrected_kind: str | None = Field(default=None, examples=[InsightKind.CHURN_RISK])
     corrected_category: str | None = Field(default=None, examples=[None])
     corrected_sentiment: str | None = Field(default=None, examples=["negative"])
     note: str | None = None
@@ -78,7 +76,7 @@ class ReviewResult(BaseModel):
     review: ReviewPublic
     effective_kind: str | None = Field(
         description="the insight's kind after this review; null = none of the insight kinds",
-        examples=["churn_risk"],
+        examples=[InsightKind.CHURN_RISK],
     )
     queue_items: list[int] = Field(
         description="items the insight sits in after the review, rerouted ones included",
@@ -95,8 +93,8 @@ class ReviewResult(BaseModel):
 
 class InsightReviews(BaseModel):
     insight_id: int
-    kind: str = Field(description="the kind the detector gave", examples=["complaint"])
+    kind: str = Field(description="the kind the detector gave", examples=[InsightKind.COMPLAINT])
     effective_kind: str | None = Field(
-        description="the kind after the latest review", examples=["churn_risk"]
+        description="the kind after the latest review", examples=[InsightKind.CHURN_RISK]
     )
     reviews: list[ReviewPublic] = Field(description="oldest first; the last one counts")

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.labels import InsightKind
+
 # the subscribable events; kept equal to routing.events.EVENTS (a test checks)
 EventName = Literal["queue_item.created", "queue_item.resolved", "insight.reviewed"]
 
@@ -109,7 +111,7 @@ class WebhookDeliveryPublic(BaseModel):
                 "id": "5f0c1d2e3a4b4c5d8e9f00112233aabb",
                 "event": "queue_item.created",
                 "created_at": "2025-03-02T09:14:03.118000+00:00",
-                "data": {"id": 17, "queue": "cs", "kind": "churn_risk", "status": "open"},
+                "data": {"id": 17, "queue": "cs", "kind": InsightKind.CHURN_RISK, "status": "open"},
             }
         ],
     )

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from api.routes.accounts import sentiment_trend
+from api.account_views import sentiment_trend
 from models.db import get_engine
 from models.tables import QueueItem, QueueItemStatus
 from tests.api.conftest import make_key

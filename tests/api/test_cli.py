@@ -11,14 +11,15 @@ from pathlib import Path
 HAMSU = [sys.executable, "-m", "api.cli"]
 
 
-def run_cli(args: list[str], tmp_path: Path, stdin: str | None = None):
-    env = {**os.environ, "HAMSU_STORAGE__DATA_DIR": str(tmp_path / "var")}
+def run_cli(
+    args: list[str], tmp_path: Path, stdin: str | None = None, env: dict[str, str] | None = None
+):
     return subprocess.run(
         HAMSU + args,
         input=stdin,
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, "HAMSU_STORAGE__DATA_DIR": str(tmp_path / "var"), **(env or {})},
         timeout=600,
         encoding="utf-8",
     )
@@ -138,3 +139,60 @@ def test_analyze_and_the_service_make_the_same_decisions(tmp_path, samples_dir, 
         assert [(r["queue"], r["priority"]) for r in mine["routes"]] == [
             (r["queue"], r["priority"]) for r in served["routes"]
         ]
+
+
+ALL_KINDS = "[complaint, unmet_expectation, upsell, churn_risk]"
+RULES_BY_CHANNEL_AND_TIER = f"""
+rules:
+  - name: enterprise-chats
+    match: {{kind: {ALL_KINDS}, channel: chat, tier: enterprise}}
+    queue: vip
+    priority_bands: {{high: 0.0}}
+  - name: emails
+    match: {{kind: {ALL_KINDS}, channel: email}}
+    queue: inbox
+    priority_bands: {{low: 0.0}}
+  - name: the-rest
+    match: {{kind: {ALL_KINDS}}}
+    queue: other
+"""
+
+
+def test_analyze_and_the_service_route_alike_under_channel_and_tier_rules(tmp_path, samples_dir):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from core.settings import RoutingSettings
+    from tests.api.conftest import make_key, make_settings
+    from tests.api.test_conversations import drain, upload
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES_BY_CHANNEL_AND_TIER, encoding="utf-8")
+    settings = make_settings(tmp_path / "service").model_copy(
+        update={"routing": RoutingSettings(rules_path=str(rules))}
+    )
+    files = [
+        samples_dir / "chats" / "fa_churn.txt",
+        samples_dir / "emails" / "en_unmet_promise.eml",
+    ]
+    env = {"HAMSU_ROUTING__RULES_PATH": str(rules)}
+    result = run_cli(
+        ["analyze", "--account", "Harbor", "--tier", "enterprise", *map(str, files)],
+        tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    cli = [json.loads(line)["routes"] for line in result.stdout.splitlines()]
+    with TestClient(create_app(settings, start_worker=False)) as client:
+        client.headers["Authorization"] = f"Bearer {make_key(settings, 'admin')}"
+        account = client.post("/v1/accounts", json={"name": "Harbor", "tier": "enterprise"})
+        assert account.status_code == 201, account.text
+        ids = [upload(client, f, account_id=account.json()["id"]).json()["id"] for f in files]
+        drain(client)
+        served = [client.get(f"/v1/conversations/{i}").json()["routes"] for i in ids]
+    fields = ("queue", "priority", "insights", "rules")
+    assert [[{k: r[k] for k in fields} for r in routes] for routes in cli] == [
+        [{k: r[k] for k in fields} for r in routes] for routes in served
+    ]
+    # the conditions decided: the enterprise account's chat went to vip, the email to inbox
+    assert [{r["queue"] for r in routes} for routes in served] == [{"vip"}, {"inbox"}]

@@ -11,8 +11,8 @@ import pytest
 from core.settings import NlpSettings
 from nlp.analyzer import analyzer_for, load_analyzer
 from nlp.decision import DecisionModel, conversation_features
-from training.conversation_eval import sentence_level
 from training.decision import operating_points
+from training.evaluations.conversations import sentence_level
 from transcribe.types import Transcript, Turn
 
 CS_NEGATIVE = ("complaint", "unmet_expectation")

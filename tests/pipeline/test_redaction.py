@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from api.views import analyzed_view
 from core.settings import NlpSettings, Settings, StorageSettings
-from pipeline.analyze import result_json, run
+from pipeline.analyze import run
 
 CHAT = {
     "channel": "chat",
@@ -34,14 +35,7 @@ def analyze(tmp_path: Path, redact: bool) -> dict:
         storage=StorageSettings(data_dir=tmp_path / "var"), nlp=NlpSettings(redact_pii=redact)
     )
     result = run(path, settings=settings)
-    return result_json(
-        result,
-        conversation_id=None,
-        status="routed",
-        filename=path.name,
-        sha256="0" * 64,
-        account=None,
-    )
+    return analyzed_view(result, filename=path.name, sha256="0" * 64, account=None).model_dump()
 
 
 def test_output_is_redacted_and_evidence_still_points_at_the_quote(tmp_path):

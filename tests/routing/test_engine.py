@@ -1,7 +1,7 @@
 import pytest
 
 from core.errors import ErrorCode, HamsuError
-from routing.engine import load_rules, parse_rules
+from routing.engine import Context, load_rules, parse_rules
 
 
 def test_default_rules_route_cs_and_sales():
@@ -10,7 +10,8 @@ def test_default_rules_route_cs_and_sales():
             {"kind": "complaint", "score": 0.7},
             {"kind": "upsell", "score": 0.95},
             {"kind": "churn_risk", "score": 0.65},
-        ]
+        ],
+        Context(),
     )
     by_queue = {r.queue: r for r in routes}
     assert by_queue["cs"].insights == (0, 2)
@@ -23,7 +24,7 @@ def test_min_score_filters_insights():
     rules = parse_rules(
         {"rules": [{"match": {"kind": "complaint", "min_score": 0.8}, "queue": "cs"}]}, "t"
     )
-    assert rules.route([{"kind": "complaint", "score": 0.79}]) == []
+    assert rules.route([{"kind": "complaint", "score": 0.79}], Context()) == []
 
 
 @pytest.mark.parametrize(

@@ -366,10 +366,3 @@ def test_export_keeps_the_latest_review_only(session):
     ]
     assert session.exec(select(col(Review.id))).all() != []
     assert churn.id not in {r["insight_id"] for r in rows}
-
-
-def test_label_names_match_the_training_heads():
-    from nlp.heads import COMPLAINT_CATEGORIES, SENTIMENT_LABELS
-
-    assert workflow.COMPLAINT_CATEGORIES == COMPLAINT_CATEGORIES
-    assert workflow.SENTIMENTS == SENTIMENT_LABELS

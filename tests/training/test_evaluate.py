@@ -1,18 +1,21 @@
-"""`make eval`'s own-set part on a handful of real labelled rows, through the committed model."""
+"""`make eval`'s driver and its own-set part, on a handful of real labelled rows and a tiny
+stand-in for the public datasets, through the committed model."""
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+
 import pytest
 
-from nlp.heads import BINARY_TASKS
+from core.labels import INSIGHT_KINDS
+from tests.training.quality_keys import COMMITTED, assert_same_keys
 from training.datasets import Example, own_examples
-from training.evaluate import (
-    check_targets,
-    classify_rows,
-    committed_analyzer,
-    evaluate_own,
-    format_table,
-)
+from training.evaluate import TABLES, Evaluation, main
+from training.evaluations.labelled_sets import evaluate_labelled_set
+from training.evaluations.product import classify_rows, committed_analyzer
+from training.evaluations.targets import check_targets
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def rows() -> list[Example]:
     pool = list(own_examples())
     for lang in ("en", "fa"):
         mine = [ex for ex in pool if ex.lang == lang]
-        for task in BINARY_TASKS:
+        for task in INSIGHT_KINDS:
             chosen.append(next(ex for ex in mine if ex.binary[task] and ex not in chosen))
         chosen.append(
             next(ex for ex in mine if ex.speaker == "customer" and not any(ex.binary.values()))
@@ -32,8 +35,8 @@ def rows() -> list[Example]:
 
 
 @pytest.fixture(scope="module")
-def report(rows):
-    return evaluate_own(rows, committed_analyzer(), batch=5)
+def result(rows):
+    return evaluate_labelled_set(rows, committed_analyzer(), batch=5)
 
 
 def _unit(value) -> bool:
@@ -55,10 +58,12 @@ def test_classify_rows_is_hamsu_classify_plus_polarity(rows):
     assert "_sentiment" not in vars(analyzer)
 
 
-def test_own_report_structure_and_ranges(report, rows):
+def test_labelled_set_structure_and_ranges(result, rows):
+    report = result.to_json()
+    assert_same_keys(report, COMMITTED["own"])
     assert report["n"] == len(rows) == 12
     assert report["n_by_language"] == {"en": 6, "fa": 6}
-    for task in BINARY_TASKS:
+    for task in INSIGHT_KINDS:
         entry = report["labels"][task]
         assert 0.0 < entry["threshold"] < 1.0
         for group in ("en", "fa", "all"):
@@ -77,16 +82,102 @@ def test_own_report_structure_and_ranges(report, rows):
     agents = report["agent_rows"]
     assert agents["n"] == 2
     assert 0 <= agents["flagged"] <= 2 and _unit(agents["flagged_rate"])
-    assert set(agents["by_label"]) == set(BINARY_TASKS)
+    assert set(agents["by_label"]) == set(INSIGHT_KINDS)
 
 
-def test_targets_and_table_from_an_own_only_report(report):
-    partial = {"own": report}
-    targets = check_targets(partial)
-    own_targets = [t for t in targets if t["target"].startswith("own_")]
-    assert len(own_targets) == 2 * len(BINARY_TASKS)
-    assert all(isinstance(t["pass"], bool) for t in own_targets)
+def test_targets_and_table_from_an_own_only_run(result):
+    targets = check_targets({"own": result.to_json()})
+    own_targets = [t for t in targets if t.target.startswith("own_")]
+    assert len(own_targets) == 2 * len(INSIGHT_KINDS)
+    assert all(isinstance(t.passed, bool) for t in own_targets)
     # parts that were not run are reported as not measured, not as failures
-    assert all(t["pass"] is None for t in targets if t["measured_on"].startswith("Deep"))
-    table = format_table(partial | {"targets": targets})
+    assert all(t.passed is None for t in targets if t.measured_on.startswith("Deep"))
+    evaluation = Evaluation(
+        date="today",
+        model={"version": "v"},
+        results={"own": result},
+        skipped=None,
+        targets=targets,
+        seconds={"own": 1.0},
+        wall_seconds=1.0,
+        machine={"usable_cores": 2},
+    )
+    table = evaluation.table()
     assert "churn_risk [fa] F1" in table and "not measured" in table
+    assert TABLES[4][0] in table and TABLES[0][0] not in table
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """The public datasets' files `make eval` reads, a few dozen made-up rows each; enough rows
+    that every part's dev split (a fifth, by hash) is not empty."""
+    root = tmp_path_factory.mktemp("data")
+    moods = ["افتضاح بود", "بد بود", "معمولی بود", "خوب بود", "عالی بود"]
+    _write_csv(
+        root / "fa_sentiment_deepsentipers" / "original.csv",
+        [[f"گوشی شماره {i} {moods[i % 5]}", str(i % 5 - 2)] for i in range(60)],
+    )
+    intents = ["terminate_account", "card_arrival", "top_up_failed"]
+    _write_csv(
+        root / "en_intent_banking77" / "train.csv",
+        [["text", "category"]]
+        + [[f"request {i}: please help with {intents[i % 3]}", intents[i % 3]] for i in range(60)],
+    )
+    nlupp = root / "en_intent_nlupp" / "banking"
+    nlupp.mkdir(parents=True)
+    labels = [["cancel_close_leave_freeze", "account"], ["more_higher_after"], ["balance"]]
+    nlupp.joinpath("fold0.json").write_text(
+        json.dumps(
+            [{"text": f"message {i} about my bank", "intents": labels[i % 3]} for i in range(60)]
+        )
+    )
+    parsinlu = root / "fa_sentiment_parsinlu"
+    parsinlu.mkdir()
+    for domain in ("food", "movie"):
+        reviews = [f"نظر {i} درباره {domain} {moods[i % 5]}" for i in range(40)]
+        _jsonl(
+            parsinlu / f"{domain}.jsonl", [{"review": r, "sentiment": "1"} for r in reviews[:20]]
+        )
+        _jsonl(
+            parsinlu / f"{domain}_dev.jsonl",
+            [
+                {"review": r, "aspect": "کلی", "label": str(i % 5 - 2)}
+                for i, r in enumerate(reviews)
+            ],
+        )
+    return root
+
+
+def test_main_writes_the_committed_report_structure(data, tmp_path, capsys):
+    out = tmp_path / "quality.json"
+    parts = ["deepsentipers", "intents", "parsinlu"]
+    main(
+        ["--data", str(data), "--out", str(out), "--cache", str(tmp_path / "cache")]
+        + [arg for part in parts for arg in ("--only", part)]
+    )
+    report = json.loads(out.read_text(encoding="utf-8"))
+    not_run = {"own", "challenge", "blind", "conversations", "conversations_blind"}
+    not_run |= {"complaints_committed_dev", "complaints_cv"}
+    assert list(report) == [key for key in COMMITTED if key not in not_run]
+    for key in report:
+        if key != "seconds":
+            assert_same_keys(report[key], COMMITTED[key], key)
+    assert list(report["seconds"]) == parts
+    assert report["deepsentipers"]["n_dev"] > 0
+    assert report["intents"]["banking77_terminate_account"]["all_intents"]["positives"] > 0
+    # 2 x 40 dev reviews, a fifth of them neutral (dropped from the binary score)
+    assert (report["parsinlu"]["all"]["n"], report["parsinlu"]["all"]["n_binary"]) == (80, 64)
+    printed = capsys.readouterr().out
+    for title, keys in TABLES[:4]:
+        assert (title in printed) == any(key in parts for key in keys)
+    assert "not measured" in printed and f"wrote {out}" in printed

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from nlp.heads import BINARY_TASKS, COMPLAINT_CATEGORIES
+from core.labels import COMPLAINT_CATEGORIES, INSIGHT_KINDS
 from training.datasets import BLIND_DIR, CHALLENGE_DIR, OWN_DIR
 
 KEYS = ["id", "text", "lang", "labels", "category", "sentiment", "speaker", "channel", "industry"]
@@ -24,7 +24,7 @@ def _rows(lang: str) -> list[dict]:
 def test_sizes_the_issue_asks_for(lang):
     rows = _rows(lang)
     labels = Counter(label for row in rows for label in row["labels"])
-    assert all(labels[task] >= 300 for task in BINARY_TASKS), labels
+    assert all(labels[task] >= 300 for task in INSIGHT_KINDS), labels
     unlabelled = [row for row in rows if not row["labels"]]
     assert len(unlabelled) >= 600
     assert sum(row["hard_negative"] for row in unlabelled) >= len(unlabelled) / 3
@@ -39,7 +39,7 @@ def test_rows_follow_the_label_guide(lang):
     for row in rows:
         assert list(row)[: len(KEYS)] == KEYS, row["id"]
         assert row["lang"] == lang
-        assert set(row["labels"]) <= set(BINARY_TASKS), row["id"]
+        assert set(row["labels"]) <= set(INSIGHT_KINDS), row["id"]
         if "complaint" in row["labels"]:
             assert row["category"] in COMPLAINT_CATEGORIES, row["id"]
         else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 import training.train as train_script
+from core.labels import INSIGHT_KINDS
 from nlp.analyzer import load_analyzer
-from nlp.heads import BINARY_TASKS, HeadBundle
+from nlp.heads import HeadBundle
 from training.datasets import own_examples
 from training.finetune import FinetuneOptions
 
-TASKS = {"sentiment", "complaint_category", *BINARY_TASKS}
+TASKS = {"sentiment", "complaint_category", *INSIGHT_KINDS}
 
 
 def test_training_writes_every_head_and_the_analyzer_reads_them(tmp_path, monkeypatch):
@@ -30,7 +31,7 @@ def test_training_writes_every_head_and_the_analyzer_reads_them(tmp_path, monkey
     assert (tmp_path / "encoder.pt").exists()
     metrics = meta["metrics"]
     assert isinstance(metrics, dict) and set(metrics) == TASKS
-    for task in BINARY_TASKS:
+    for task in INSIGHT_KINDS:
         assert 0.0 <= metrics[task]["ece"] <= 1.0
     train_script.write_cards(out, meta)
     assert "complaint" in (tmp_path / "MODEL_CARD.md").read_text(encoding="utf-8")

@@ -6,11 +6,10 @@ import re
 
 from api.ui import TEMPLATES_DIR
 from api.ui.i18n import LANGS, STRINGS, pick_lang, translator
-from routing.engine import KINDS, PRIORITIES
-from routing.workflow import COMPLAINT_CATEGORIES, REVIEW_KINDS
+from core.labels import COMPLAINT_CATEGORIES, INSIGHT_KINDS, PRIORITIES, REVIEW_KINDS
 
 DYNAMIC = (
-    [f"kind.{k}" for k in (*KINDS, *REVIEW_KINDS)]
+    [f"kind.{k}" for k in (*INSIGHT_KINDS, *REVIEW_KINDS)]
     + [f"priority.{p}" for p in PRIORITIES]
     + [f"status.{s}" for s in ("open", "claimed", "resolved", "dismissed")]
     + [f"category.{c}" for c in (*COMPLAINT_CATEGORIES, "none")]

@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.main import create_app
-from api.ui.routes import chart_points, highlight
+from api.ui import dashboard, routes
+from api.ui.dashboard import chart_points
+from api.ui.desk import DeskAccess
+from api.ui.routes import highlight
 from models.db import get_engine
 from models.tables import QueueItem
 from tests.api.conftest import make_key, make_settings
@@ -201,6 +206,51 @@ def test_inbox_filters_and_marks_overdue_items(world):
         "items"
     ]
     assert shown == [str(i["id"]) for i in expected] and shown
+
+
+def _calls(dependant: Dependant) -> list[Any]:
+    return [d.call for d in dependant.dependencies] + [
+        call for d in dependant.dependencies for call in _calls(d)
+    ]
+
+
+def test_every_desk_page_and_form_signs_in_through_one_dependency():
+    public = {"/login", "/logout", "/lang/{lang}", "/"}
+    desk = [
+        route
+        for route in [*routes.router.routes, *dashboard.router.routes]
+        if isinstance(route, APIRoute) and route.path not in public
+    ]
+    assert len(desk) >= 8
+    for route in desk:
+        assert any(isinstance(call, DeskAccess) for call in _calls(route.dependant)), route.path
+
+
+def test_forms_need_sign_in_and_a_desk_role(world):
+    client, keys, ids = world
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    item = client.get("/v1/queues/cs/items", headers=admin).json()["items"][0]
+    insight = item["insights"][0]["id"]
+    posts = [
+        (f"/ui/items/{item['id']}/claim", {"conversation_id": ids["chat"]}),
+        (
+            f"/ui/insights/{insight}/review",
+            {"verdict": "confirm", "conversation_id": ids["chat"]},
+        ),
+    ]
+    for path, data in posts:
+        as_role(client, None)
+        out = client.post(path, data=data, follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"].startswith("/login?next=")
+        as_role(client, keys["uploader"])
+        denied = client.post(path, data=data, follow_redirects=False)
+        assert denied.status_code == 403 and "text/html" in denied.headers["content-type"]
+    unchanged = client.get(f"/v1/queue-items/{item['id']}", headers=admin).json()
+    assert unchanged["status"] == item["status"] and unchanged["history"] == [
+        e for e in unchanged["history"] if e["action"] in ("created", "attached")
+    ]
+    as_role(client, keys["uploader"])
+    assert client.get("/upload").status_code == 200
 
 
 def test_highlight_merges_spans():
