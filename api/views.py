@@ -27,6 +27,7 @@ from api.schemas.queues import (
     QueueItemsPage,
 )
 from api.schemas.reviews import ReviewBrief, ReviewPublic
+from models.shapes import shape_of
 from models.tables import (
     Account,
     Conversation,
@@ -52,14 +53,7 @@ def insight_public(source: Insight | DetectedInsight) -> InsightPublic:
         span, insight_id = SpanPublic(start=source.span_start, end=source.span_end), source.id
     else:
         span, insight_id = SpanPublic(start=source.span[0], end=source.span[1]), None
-    fields = {
-        name: getattr(source, name) for name in InsightPublic.model_fields if name not in _OWN
-    }
-    return InsightPublic(id=insight_id, span=span, **fields)
-
-
-# InsightPublic fields not read by name from the source
-_OWN = frozenset({"id", "span"})
+    return shape_of(InsightPublic, source, id=insight_id, span=span)
 
 
 def account_name(session: Session, account_id: str | None) -> str | None:
@@ -76,13 +70,9 @@ def _error(conv: Conversation) -> ErrorInfo | None:
 
 
 def status_view(conv: Conversation, *, needs_listening: bool = False) -> ConversationStatusPublic:
-    return ConversationStatusPublic(
-        id=conv.id,
-        status=conv.status,
-        channel=conv.channel,
-        filename=conv.filename,
-        sha256=conv.sha256,
-        attempts=conv.attempts,
+    return shape_of(
+        ConversationStatusPublic,
+        conv,
         error=_error(conv),
         created_at=conv.created_at.isoformat(),
         updated_at=conv.updated_at.isoformat(),
@@ -171,29 +161,14 @@ def analyzed_view(
 
 
 def review_public(review: Review) -> ReviewPublic:
-    return ReviewPublic(
-        id=review.id,  # type: ignore[arg-type]
-        insight_id=review.insight_id,
-        verdict=review.verdict,
-        reviewer=review.reviewer,
-        corrected_kind=review.corrected_kind,
-        corrected_category=review.corrected_category,
-        corrected_sentiment=review.corrected_sentiment,
-        note=review.note,
-        created_at=review.created_at.isoformat(),
-    )
+    return shape_of(ReviewPublic, review, created_at=review.created_at.isoformat())
 
 
 def review_brief(review: Review | None) -> ReviewBrief | None:
     """The latest review as queue items and the conversation page show it next to an insight."""
     if review is None:
         return None
-    return ReviewBrief(
-        verdict=review.verdict,
-        reviewer=review.reviewer,
-        corrected_kind=review.corrected_kind,
-        created_at=review.created_at.isoformat(),
-    )
+    return shape_of(ReviewBrief, review, created_at=review.created_at.isoformat())
 
 
 def queue_item_view(session: Session, item: QueueItem) -> QueueItemPublic:
@@ -204,23 +179,11 @@ def queue_item_view(session: Session, item: QueueItem) -> QueueItemPublic:
     reviews = latest_reviews(session, (i.id for i in insights if i.id is not None))
     due_at = aware(item.due_at)
     closed_at = aware(item.closed_at)
-    return QueueItemPublic(
-        id=item.id,  # type: ignore[arg-type]
-        queue=item.queue,
-        kind=item.kind,
-        priority=item.priority,
-        status=item.status,
-        assignee=item.assignee,
-        conversation_id=item.conversation_id,
+    return shape_of(
+        QueueItemPublic,
+        item,
         conversation_ids=sorted({i.conversation_id for i in insights}),
         account=account_name(session, item.account_id),
-        account_id=item.account_id,
-        channel=item.channel,
-        language=item.language,
-        category=item.category,
-        rule=item.rule,
-        top_score=item.top_score,
-        sla_hours=item.sla_hours,
         due_at=due_at.isoformat() if due_at else None,
         overdue=is_overdue(item),
         created_at=item.created_at.isoformat(),
@@ -244,17 +207,7 @@ def queue_item_detail(session: Session, item: QueueItem) -> QueueItemDetail:
     events = history(session, item.id)  # type: ignore[arg-type]
     return QueueItemDetail(
         **queue_item_view(session, item).model_dump(),
-        history=[
-            QueueItemEventPublic(
-                id=e.id,  # type: ignore[arg-type]
-                at=e.at.isoformat(),
-                actor=e.actor,
-                action=e.action,
-                note=e.note,
-                data=e.data,
-            )
-            for e in events
-        ],
+        history=[shape_of(QueueItemEventPublic, e, at=e.at.isoformat()) for e in events],
         notes=[
             QueueItemNotePublic(
                 id=e.id,  # type: ignore[arg-type]

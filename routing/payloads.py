@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from models.shapes import shape_of
 from models.tables import Account, Insight, QueueItem, QueueItemInsight, Review, aware
 
 
@@ -73,17 +74,7 @@ class InsightReviewedPayload(BaseModel):
 
 
 def insight_payload(insight: Insight) -> InsightPayload:
-    return InsightPayload(
-        id=insight.id,  # type: ignore[arg-type]
-        conversation_id=insight.conversation_id,
-        kind=insight.kind,
-        score=insight.score,
-        quote=insight.quote,
-        speaker=insight.speaker,
-        start=insight.start,
-        category=insight.category,
-        language=insight.language,
-    )
+    return shape_of(InsightPayload, insight)
 
 
 def item_payload(session: Session, item: QueueItem) -> QueueItemPayload:
@@ -91,27 +82,14 @@ def item_payload(session: Session, item: QueueItem) -> QueueItemPayload:
     insight_ids = select(QueueItemInsight.insight_id).where(QueueItemInsight.item_id == item.id)
     insights = session.exec(select(Insight).where(col(Insight.id).in_(insight_ids))).all()
     due_at = aware(item.due_at)
-    return QueueItemPayload(
-        id=item.id,  # type: ignore[arg-type]
-        queue=item.queue,
-        kind=item.kind,
-        priority=item.priority,
-        status=item.status,
-        assignee=item.assignee,
+    return shape_of(
+        QueueItemPayload,
+        item,
         account=AccountRef(id=account.id, name=account.name) if account else None,
-        conversation_id=item.conversation_id,
         due_at=due_at.isoformat() if due_at else None,
         insights=[insight_payload(i) for i in insights],
     )
 
 
 def review_payload(review: Review) -> ReviewPayload:
-    return ReviewPayload(
-        verdict=review.verdict,
-        reviewer=review.reviewer,
-        corrected_kind=review.corrected_kind,
-        corrected_category=review.corrected_category,
-        corrected_sentiment=review.corrected_sentiment,
-        note=review.note,
-        created_at=review.created_at.isoformat(),
-    )
+    return shape_of(ReviewPayload, review, created_at=review.created_at.isoformat())

@@ -25,10 +25,18 @@ from sqlmodel import Session, col, func, select
 
 from core.errors import ErrorCode, HamsuError
 from core.labels import PRIORITIES
-from models.tables import Insight, QueueItem, QueueItemInsight, QueueItemStatus, Review, aware
+from models.tables import (
+    Conversation,
+    Insight,
+    QueueItem,
+    QueueItemInsight,
+    QueueItemStatus,
+    Review,
+    aware,
+)
 from routing import workflow
 from routing.engine import RuleSet
-from routing.listening import is_awaiting
+from routing.listening import has_awaiting, is_awaiting
 from routing.overdue import overdue_clause
 
 STATUSES = (
@@ -372,3 +380,35 @@ def reviews_of(
         .order_by(col(Review.created_at), col(Review.id))
     ).all()
     return insight, reviews
+
+
+def may_read_conversation(session: Session, *, conversation_id: str, actor: Principal) -> bool:
+    """Admins read everything; csm and sales read conversations behind their queues' items, and
+    those held for listening (someone has to listen before they can reach a queue)."""
+    if actor.is_admin:
+        return True
+    if not actor.queues:
+        return False
+    if has_awaiting(session, conversation_id=conversation_id):
+        return True
+    from_insights = (
+        select(QueueItem.id)
+        .join(QueueItemInsight, col(QueueItemInsight.item_id) == col(QueueItem.id))
+        .join(Insight, col(Insight.id) == col(QueueItemInsight.insight_id))
+        .where(Insight.conversation_id == conversation_id)
+        .where(col(QueueItem.queue).in_(actor.queues))
+    )
+    return session.exec(from_insights.limit(1)).first() is not None
+
+
+def readable_conversation(
+    session: Session, *, conversation_id: str, actor: Principal
+) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
+    if not may_read_conversation(session, conversation_id=conversation_id, actor=actor):
+        raise HamsuError(
+            ErrorCode.FORBIDDEN, f"role {actor.role!r} may not read conversation {conversation_id}"
+        )
+    return conversation

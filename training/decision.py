@@ -183,25 +183,34 @@ def threshold_fold(conversation: LabelledConversation, folds: int) -> int:
     return int(hashlib.sha1(conversation.id.encode("utf-8")).hexdigest()[:8], 16) % folds
 
 
+def fold_deciders(
+    conversations: Sequence[LabelledConversation],
+    readings: Mapping[str, Sequence[TurnReading]],
+    options: DecisionOptions,
+) -> dict[str, DecisionModel]:
+    """conversation id -> the model fitted on every other fold, which decides it."""
+    fold_of = [threshold_fold(c, options.threshold_folds) for c in conversations]
+    deciders: dict[str, DecisionModel] = {}
+    for fold in range(options.threshold_folds):
+        model = _fit_models(
+            [c for c, f in zip(conversations, fold_of, strict=True) if f != fold], readings, options
+        )
+        deciders |= {c.id: model for c, f in zip(conversations, fold_of, strict=True) if f == fold}
+    return deciders
+
+
 def cross_fitted_probabilities(
     conversations: Sequence[LabelledConversation],
     readings: Mapping[str, Sequence[TurnReading]],
     options: DecisionOptions,
 ) -> dict[str, np.ndarray]:
-    """kind -> each conversation's decision by models fitted without its fold."""
-    fold_of = np.asarray([threshold_fold(c, options.threshold_folds) for c in conversations])
+    """kind -> each conversation's decision by the model fitted without its fold."""
+    deciders = fold_deciders(conversations, readings, options)
     probabilities = {kind: np.zeros(len(conversations)) for kind in INSIGHT_KINDS}
-    for fold in range(options.threshold_folds):
-        held = np.flatnonzero(fold_of == fold)
-        model = _fit_models(
-            [c for c, f in zip(conversations, fold_of, strict=True) if f != fold],
-            readings,
-            options,
-        )
-        for i in held:
-            decisions = model.decide(readings[conversations[int(i)].id])
-            for kind in INSIGHT_KINDS:
-                probabilities[kind][i] = decisions[kind].probability
+    for i, conversation in enumerate(conversations):
+        decisions = deciders[conversation.id].decide(readings[conversation.id])
+        for kind in INSIGHT_KINDS:
+            probabilities[kind][i] = decisions[kind].probability
     return probabilities
 
 

@@ -19,8 +19,8 @@ Prints a table and writes `bench/results/quality.json`; each part is one module 
 7. The blind sets (`labelled/blind/`): the same measures on rows written from the label guide
    alone after the challenge sets had been used to choose recipes; no choice of the shipped model
    has looked at them.
-8. The labelled conversations' dev split (`labelled/conversations/`): per conversation, through
-   the product's decision, beside the sentence-level reading.
+8. The labelled conversations (`labelled/conversations/`) the decision model is fitted on, each
+   decided by the fold model fitted without it (cross-fitted), beside the sentence-level reading.
 9. The same on the blind conversation split (`labelled/conversations/blind/`), written after the
    decision recipe was fixed.
 
@@ -51,7 +51,10 @@ from nlp.heads import HeadBundle
 from training.datasets import BLIND_DIR, CHALLENGE_DIR, own_examples
 from training.evaluations import complaints_cv, deepsentipers
 from training.evaluations.complaints_dev import evaluate_complaints_dev
-from training.evaluations.conversations import evaluate_conversation_split
+from training.evaluations.conversations import (
+    evaluate_blind_conversations,
+    evaluate_cross_fitted_conversations,
+)
 from training.evaluations.intents import evaluate_intents
 from training.evaluations.labelled_sets import evaluate_labelled_set
 from training.evaluations.parsinlu import evaluate_parsinlu
@@ -88,7 +91,7 @@ TABLES = (
         "7. Blind sets: written from the label guide only, never trained on (via classify)",
         ("blind",),
     ),
-    ("8. Labelled conversations, dev split: decision per conversation", ("conversations",)),
+    ("8. Labelled conversations, cross-fitted: decision per conversation", ("conversations",)),
     (
         "9. Labelled conversations, blind split (written last, used once)",
         ("conversations_blind",),
@@ -189,9 +192,9 @@ def evaluate(
     if "blind" in wanted:
         timed("blind", lambda: evaluate_labelled_set(list(own_examples(BLIND_DIR)), analyzer))
     if "conversations" in wanted:
-        timed("conversations", lambda: evaluate_conversation_split(analyzer, "dev", cache))
+        timed("conversations", lambda: evaluate_cross_fitted_conversations(analyzer, cache))
     if "conversations_blind" in wanted:
-        timed("conversations_blind", lambda: evaluate_conversation_split(analyzer, "blind", cache))
+        timed("conversations_blind", lambda: evaluate_blind_conversations(analyzer, cache))
     if data is not None:
         if "deepsentipers" in wanted:
             timed(
@@ -225,6 +228,17 @@ def evaluate(
     )
 
 
+def merged(previous: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A part rerun (`--only`) into the report of the last full run: its sections and timings
+    replaced, the others kept as they were measured, the targets checked again over all."""
+    kept = ("seconds", "targets", "wall_seconds")
+    report = previous | {k: v for k, v in update.items() if k not in kept}
+    report["seconds"] = previous.get("seconds", {}) | update.get("seconds", {})
+    report.pop("skipped", None)
+    report["targets"] = [t.to_json() for t in check_targets(report)]
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -247,10 +261,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     evaluation = evaluate(args.data, args.cache, args.folds, args.only)
     print(evaluation.table())
+    report = evaluation.to_json()
+    if args.only and args.out.exists():
+        report = merged(json.loads(args.out.read_text(encoding="utf-8")), report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
-    report = json.dumps(evaluation.to_json(), indent=1, ensure_ascii=False)
-    tmp.write_text(report + "\n", encoding="utf-8")
+    text = json.dumps(report, indent=1, ensure_ascii=False)
+    tmp.write_text(text + "\n", encoding="utf-8")
     tmp.replace(args.out)
     print(f"\nwrote {args.out}")
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from api.auth import QUEUE_ACCESS
+from api.auth import principal
 from api.deps import CurrentKey, SessionDep, SettingsDep, WorkerDep, require_roles
 from api.schemas.conversations import (
     ConversationAccepted,
@@ -21,17 +21,15 @@ from api.schemas.errors import ErrorBody
 from api.views import conversation_view, status_view
 from core.errors import ErrorCode, HamsuError
 from models.tables import (
-    ApiKey,
     Conversation,
     ConversationStatus,
     Insight,
-    QueueItem,
-    QueueItemInsight,
 )
 from pipeline.analyze import AnalyzeOptions
 from pipeline.jobs import submit
 from pipeline.store import store_original
-from routing.listening import awaiting_conversations, has_awaiting, to_listen
+from routing.listening import awaiting_conversations, to_listen
+from routing.queues_service import readable_conversation
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -39,36 +37,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 415, 422)
 }
 UPLOADER = Depends(require_roles("uploader"))
-
-
-def can_read_conversation(session: Session, key: ApiKey, conversation_id: str) -> bool:
-    """Admins read everything; csm and sales read conversations behind their queues' items."""
-    if key.role == "admin":
-        return True
-    queues = QUEUE_ACCESS.get(key.role, frozenset())
-    if not queues:
-        return False
-    if has_awaiting(session, conversation_id=conversation_id):
-        return True  # someone has to listen to it before it can reach a queue
-    from_insights = (
-        select(QueueItem.id)
-        .join(QueueItemInsight, col(QueueItemInsight.item_id) == col(QueueItem.id))
-        .join(Insight, col(Insight.id) == col(QueueItemInsight.insight_id))
-        .where(Insight.conversation_id == conversation_id)
-        .where(col(QueueItem.queue).in_(queues))
-    )
-    return session.exec(from_insights.limit(1)).first() is not None
-
-
-def get_readable(session: Session, key: ApiKey, conversation_id: str) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
-    if not can_read_conversation(session, key, conversation_id):
-        raise HamsuError(
-            ErrorCode.FORBIDDEN, f"role {key.role!r} may not read conversation {conversation_id}"
-        )
-    return conversation
 
 
 @router.post(
@@ -150,7 +118,10 @@ def upload_conversation(
 )
 def get_conversation(conversation_id: str, session: SessionDep, key: CurrentKey) -> Any:
     """Admins read every conversation; csm and sales those behind their queues' items."""
-    return conversation_view(session, get_readable(session, key, conversation_id))
+    return conversation_view(
+        session,
+        readable_conversation(session, conversation_id=conversation_id, actor=principal(key)),
+    )
 
 
 @router.get(
@@ -181,7 +152,9 @@ def get_conversation_status(conversation_id: str, session: SessionDep, key: Curr
 )
 def get_conversation_audio(conversation_id: str, session: SessionDep, key: CurrentKey) -> Any:
     """404 for emails and chats, which have no audio."""
-    conversation = get_readable(session, key, conversation_id)
+    conversation = readable_conversation(
+        session, conversation_id=conversation_id, actor=principal(key)
+    )
     path = Path(conversation.storage_path)
     if conversation.channel != "call" or not path.is_file():
         raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} has no audio")

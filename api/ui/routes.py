@@ -17,7 +17,6 @@ from sqlmodel import col, select
 
 from api.auth import authenticate, principal
 from api.deps import SessionDep, SettingsDep
-from api.routes.conversations import get_readable
 from api.schemas.queues import DismissRequest, ReleaseRequest, ResolveRequest
 from api.schemas.reviews import ReviewCreate
 from api.ui import dashboard
@@ -197,7 +196,9 @@ def conversation_page(
     item: int | None = None,
     flash: str = "",
 ) -> Response:
-    conversation = get_readable(session, key, conversation_id)
+    conversation = service.readable_conversation(
+        session, conversation_id=conversation_id, actor=principal(key)
+    )
     view = conversation_view(session, conversation).model_dump()
     rows = session.exec(
         select(Insight)

@@ -12,7 +12,7 @@ import pytest
 from core.labels import INSIGHT_KINDS
 from tests.training.quality_keys import COMMITTED, assert_same_keys
 from training.datasets import Example, own_examples
-from training.evaluate import TABLES, Evaluation, main
+from training.evaluate import TABLES, Evaluation, main, merged
 from training.evaluations.labelled_sets import evaluate_labelled_set
 from training.evaluations.product import classify_rows, committed_analyzer
 from training.evaluations.targets import check_targets
@@ -181,3 +181,25 @@ def test_main_writes_the_committed_report_structure(data, tmp_path, capsys):
     for title, keys in TABLES[:4]:
         assert (title in printed) == any(key in parts for key in keys)
     assert "not measured" in printed and f"wrote {out}" in printed
+
+
+def test_a_part_rerun_is_merged_into_the_last_full_report():
+
+    committed = json.loads(Path("bench/results/quality.json").read_text(encoding="utf-8"))
+    rerun = {
+        "date": "2026-12-07T00:00:00+00:00",
+        "model": committed["model"],
+        "conversations": {"conversations": 3},
+        "skipped": "public datasets (no --data given)",
+        "targets": [],
+        "seconds": {"conversations": 1.0},
+        "wall_seconds": 2.0,
+    }
+    report = merged(committed, rerun)
+    assert report["conversations"] == {"conversations": 3}
+    assert report["deepsentipers"] == committed["deepsentipers"]
+    assert report["date"] == rerun["date"] and "skipped" not in report
+    assert report["seconds"] == committed["seconds"] | {"conversations": 1.0}
+    assert report["wall_seconds"] == committed["wall_seconds"]
+    # the targets are checked again over the merged sections, not taken from the partial run
+    assert report["targets"] == committed["targets"]

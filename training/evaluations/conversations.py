@@ -35,6 +35,7 @@ from training.conversations import (
     queue_of,
     read_all,
 )
+from training.decision import DecisionOptions, fold_deciders
 from training.evaluations.product import weights_path
 from training.metrics import expected_calibration_error
 
@@ -237,18 +238,22 @@ def evaluate_conversations(
     conversations: Sequence[LabelledConversation],
     analyzer: Analyzer,
     readings: Mapping[str, Sequence[TurnReading]],
+    deciders: Mapping[str, DecisionModel] | None = None,
 ) -> ConversationsResult | SkippedConversations:
-    """The decision model against the sentence-level reading, on one set of conversations."""
-    model = analyzer.decision
-    if model is None:
+    """The decision model against the sentence-level reading, on one set of conversations, at the
+    product's thresholds. `deciders` names the model that decides each conversation (the
+    cross-fitted fold models); by default the shipped one decides them all."""
+    if analyzer.decision is None:
         return SkippedConversations("no decision model beside the detector weights")
-    after = {c.id: decided(model, readings[c.id]) for c in conversations}
+    shipped = analyzer.decision
+    model_of = {c.id: (deciders or {}).get(c.id, shipped) for c in conversations}
+    after = {c.id: decided(model_of[c.id], readings[c.id]) for c in conversations}
     before = {c.id: sentence_level(readings[c.id]) for c in conversations}
     sentence_thresholds: dict[str, float] = {k: SENTENCE_THRESHOLD for k in INSIGHT_KINDS}
     thresholds = analyzer.decision_thresholds
     conv_probs, conv_labels, turn_probs, turn_labels = [], [], [], []
     for c in conversations:
-        decisions = model.decide(readings[c.id])
+        decisions = model_of[c.id].decide(readings[c.id])
         for kind in INSIGHT_KINDS:
             conv_probs.append(decisions[kind].probability)
             conv_labels.append(int(kind in c.labels))
@@ -277,14 +282,29 @@ def evaluate_conversations(
     )
 
 
-def evaluate_conversation_split(
-    analyzer: Analyzer, split: str, cache: Path
+def evaluate_blind_conversations(
+    analyzer: Analyzer, cache: Path
 ) -> ConversationsResult | SkippedConversations:
-    """The labelled conversations of one split ("dev" or "blind") through the product's decision;
-    their readings are cached, as reading is the slow part."""
-    folder = BLIND_DIR if split == "blind" else CONVERSATIONS_DIR
-    conversations = list(load_conversations(folder, split=split))
+    """The blind conversations (written after the recipe was fixed) through the product's
+    decision; readings are cached, as reading is the slow part."""
+    conversations = list(load_conversations(BLIND_DIR))
     if not conversations:
-        return SkippedConversations(f"no {split} conversations in {folder}")
+        return SkippedConversations(f"no conversations in {BLIND_DIR}")
     readings = read_all(analyzer, conversations, cache=cache, weights_dir=weights_path().parent)
     return evaluate_conversations(conversations, analyzer, readings)
+
+
+def evaluate_cross_fitted_conversations(
+    analyzer: Analyzer, cache: Path
+) -> ConversationsResult | SkippedConversations:
+    """Every labelled conversation the decision model is fitted on, each decided by the fold
+    model fitted without it (`training.decision`'s folds and options): what the model does on
+    conversations it has not seen, at the thresholds those same decisions chose."""
+    conversations = [c for c in load_conversations(CONVERSATIONS_DIR) if c.split != "blind"]
+    if not conversations or analyzer.decision is None:
+        return SkippedConversations("no labelled conversations or no decision model")
+    readings = read_all(analyzer, conversations, cache=cache, weights_dir=weights_path().parent)
+    options = DecisionOptions(**analyzer.decision.meta.get("options", {}))  # type: ignore[arg-type]
+    return evaluate_conversations(
+        conversations, analyzer, readings, fold_deciders(conversations, readings, options)
+    )
