@@ -24,8 +24,13 @@ $(STAMP): pyproject.toml requirements.lock
 run: install
 	$(BIN)/hamsu serve
 
+# the whole suite on the embedded default (SQLite), then everything that touches the database
+# again on PostgreSQL (a fresh database per test on the server at HAMSU_TEST_POSTGRES, default the
+# local one; the scaled topology's tests need it and Redis)
+DB_TESTS := tests/api tests/routing tests/pipeline tests/ui tests/test_migrations.py
 test: install
 	$(BIN)/python -m pytest
+	HAMSU_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(DB_TESTS)
 
 train: install
 	$(BIN)/python -m training.train --data $(DATA) --layers 0 --epochs 10 --out nlp/weights/heads_frozen.pt --no-card

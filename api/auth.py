@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from core.errors import ErrorCode, HamsuError
-from models.tables import ApiKey, utcnow
+from models.tables import ApiKey, aware, utcnow
 from routing.queues_service import Principal
 
 ROLES = ("admin", "uploader", "csm", "sales")
@@ -21,6 +22,9 @@ QUEUE_ACCESS: dict[str, frozenset[str]] = {
     "uploader": frozenset(),
 }
 PREFIX_LENGTH = 12
+# `last_used_at` answers "is this key still in use?", so minutes are precise enough; writing it on
+# every request would turn each read into a write that waits for (or fails behind) other writers
+LAST_USED_EVERY = timedelta(minutes=5)
 
 
 def _hash(key: str) -> str:
@@ -49,11 +53,20 @@ def authenticate(session: Session, presented: str) -> ApiKey | None:
     digest = _hash(presented)
     for row in candidates:
         if hmac.compare_digest(row.key_hash, digest):
-            row.last_used_at = utcnow()
-            session.add(row)
-            session.commit()
+            _touch(session, row)
             return row
     return None
+
+
+def _touch(session: Session, row: ApiKey) -> None:
+    """Record the use, at most once per LAST_USED_EVERY for a key."""
+    now = utcnow()
+    last = aware(row.last_used_at)
+    if last is not None and now - last < LAST_USED_EVERY:
+        return
+    row.last_used_at = now
+    session.add(row)
+    session.commit()
 
 
 def can_see_queue(key: ApiKey, queue: str) -> bool:

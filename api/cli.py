@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -94,9 +96,41 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object per record: ts, level, logger, message (with the traceback, if any) and
+    conversation_id when the record names one (`extra={"conversation_id": ...}`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message,
+        }
+        if conversation_id := getattr(record, "conversation_id", None):
+            line["conversation_id"] = conversation_id
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(stream: TextIO | None = None) -> None:
+    """The service's own loggers (`hamsu.*`) at INFO, as JSON lines on stderr. The one logging
+    setup, for `hamsu serve`; uvicorn keeps its own loggers. Without it nothing configures the
+    `hamsu` loggers and Python prints only their warnings, bare."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLines())
+    logger = logging.getLogger("hamsu")
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # a root handler added later must not print each line twice
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    configure_logging()
     settings = get_settings()
     uvicorn.run(
         "api.main:create_app",
@@ -105,6 +139,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.server.port,
         log_level="info",
     )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from pipeline.tasks import QUEUES, run_worker
+
+    queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown or not queues:
+        raise HamsuError(
+            ErrorCode.INVALID_OPTION,
+            f"--queues takes {', '.join(QUEUES)} (comma-separated); got {args.queues!r}",
+        )
+    if args.concurrency < 1:
+        raise HamsuError(ErrorCode.INVALID_OPTION, "--concurrency must be at least 1")
+    run_worker(queues=queues, concurrency=args.concurrency)
     return 0
 
 
@@ -174,6 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run a Celery worker (HAMSU_WORKER__BACKEND=celery; broker HAMSU_BROKER__URL)",
+    )
+    worker.add_argument(
+        "--queues",
+        default="transcribe,analyze",
+        help="comma-separated: transcribe (speech recognition, GPU machines), analyze (CPU)",
+    )
+    worker.add_argument("--concurrency", type=int, default=1, help="job processes (default 1)")
+    worker.set_defaults(func=cmd_worker)
     return parser
 
 

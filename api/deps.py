@@ -14,7 +14,7 @@ from core.errors import ErrorCode, HamsuError
 from core.settings import Settings
 from models.db import get_engine
 from models.tables import ApiKey
-from pipeline.worker import Worker
+from pipeline.worker import JobRunner
 from routing.queues_service import Principal
 
 
@@ -33,11 +33,11 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_worker(request: Request) -> Worker:
+def get_worker(request: Request) -> JobRunner:
     return request.app.state.worker  # type: ignore[no-any-return]
 
 
-WorkerDep = Annotated[Worker, Depends(get_worker)]
+WorkerDep = Annotated[JobRunner, Depends(get_worker)]
 
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer hk_...`")

@@ -10,22 +10,24 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import DataError, OperationalError
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import bootstrap_admin_key
+from api.auth import PREFIX_LENGTH, bootstrap_admin_key
+from api.metrics import DatabaseCollector
 from api.routes import accounts, conversations, health, queues, reviews, webhooks
 from api.ui import STATIC_DIR
 from api.ui import routes as ui
-from core.errors import ErrorCode, HamsuError
+from core.errors import ErrorCode, HamsuError, code_for_http_status
 from core.settings import Settings, get_settings
 from models.db import get_engine
 from models.tables import Conversation
 from pipeline.analyze import AnalyzeOptions
 from pipeline.jobs import submit
 from pipeline.store import store_original
-from pipeline.worker import Worker
+from pipeline.worker import JobRunner, Worker
 from routing.webhooks import WebhookSender
 
 log = logging.getLogger("hamsu")
@@ -56,10 +58,16 @@ def ingest_samples(settings: Settings) -> int:
         for path in sorted(folder.rglob("*")):
             if path.suffix.lower() not in SAMPLE_SUFFIXES or ".script" in path.name:
                 continue
-            with path.open("rb") as fh:
-                stored = store_original(
-                    fh, path.name, settings.storage.data_dir, settings.storage.max_upload_mb << 20
-                )
+            try:
+                with path.open("rb") as fh:
+                    stored = store_original(
+                        fh,
+                        path.name,
+                        settings.storage.data_dir,
+                        settings.storage.max_upload_mb << 20,
+                    )
+            except HamsuError:  # an empty file is refused before storing; skip it, not the start
+                continue
             account = f"Sample {path.stem}"  # one account per sample: nothing merges across them
             with suppress(HamsuError):
                 submit(
@@ -73,6 +81,15 @@ def ingest_samples(settings: Settings) -> int:
     return added
 
 
+def job_runner(settings: Settings) -> JobRunner:
+    """The embedded worker, or with `HAMSU_WORKER__BACKEND=celery` a dispatch to Celery workers."""
+    if settings.worker.backend == "celery":
+        from pipeline.tasks import CeleryDispatch
+
+        return CeleryDispatch(settings)
+    return Worker(settings)
+
+
 def create_app(settings: Settings | None = None, *, start_worker: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
@@ -83,9 +100,12 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
             with Session(engine) as session:
                 key = bootstrap_admin_key(session, settings.storage.data_dir)
             if key:
+                # stdout ends up in log files: show which key it is, never the key itself
                 path = settings.storage.data_dir / "admin-key.txt"
                 print(
-                    f"\n  Hamsu admin API key (shown once, also in {path}):\n  {key}\n", flush=True
+                    f"\n  Hamsu created an admin API key {key[:PREFIX_LENGTH]}…; the whole key is"
+                    f" in {path} (mode 600)\n",
+                    flush=True,
                 )
         if settings.server.ingest_samples:
             ingest_samples(settings)
@@ -103,8 +123,10 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.worker = Worker(settings)
+    app.state.worker = job_runner(settings)
     app.state.webhook_sender = WebhookSender(settings)
+    app.state.metrics = CollectorRegistry()
+    app.state.metrics.register(DatabaseCollector(settings.database_url))
 
     @app.exception_handler(HamsuError)
     async def hamsu_error(_request: Request, exc: HamsuError) -> JSONResponse:
@@ -114,20 +136,30 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         body = HamsuError(ErrorCode.INVALID_OPTION, "; ".join(problems))
-        return JSONResponse(body.to_dict() | {"details": {"errors": problems}}, status_code=422)
+        return JSONResponse(
+            body.to_dict() | {"details": {"errors": problems}}, status_code=body.http_status
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "E011_not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
-        return JSONResponse(
-            {"code": code, "message": str(exc.detail), "details": {}}, status_code=exc.status_code
-        )
+        # what the HTTP layer answers by itself (no route, wrong method, an unreadable body) gets
+        # a catalogue code too, and that code's status, so code and status always agree
+        body = HamsuError(code_for_http_status(exc.status_code), str(exc.detail))
+        return JSONResponse(body.to_dict(), status_code=body.http_status, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         body = HamsuError(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}")
         return JSONResponse(body.to_dict(), status_code=500)
+
+    @app.exception_handler(DataError)
+    async def unstorable_value(_request: Request, exc: DataError) -> JSONResponse:
+        # a value the database refuses (PostgreSQL: a NUL character in text, a number out of
+        # range): the request was wrong, nothing was written
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        body = HamsuError(ErrorCode.INVALID_OPTION, f"a value the database cannot store: {reason}")
+        return JSONResponse(body.to_dict(), status_code=body.http_status)
 
     @app.exception_handler(OperationalError)
     async def database_error(request: Request, exc: OperationalError) -> JSONResponse:

@@ -40,10 +40,11 @@ from models.tables import (
     aware,
 )
 from nlp.analyzer import Insight as DetectedInsight
-from pipeline.analyze import Result, jsonable_meta, route_json, sentiment_json
+from pipeline.analyze import Result, route_json, sentiment_json
 from routing.overdue import is_overdue
 from routing.queues_service import ItemsPage
 from routing.workflow import effective_kind, history, latest_reviews
+from transcribe.types import jsonable_meta
 
 
 def insight_public(source: Insight | DetectedInsight) -> InsightPublic:

@@ -41,11 +41,22 @@ class AsrSettings(BaseModel):
     vad: bool = True
     # stereo calls: which channel carries the agent (0 = left, 1 = right)
     agent_channel: int = 1
+    # calls longer than this are refused (E016_audio_too_long), from the file's header before
+    # decoding and again while decoding when the header is missing or wrong: decoded audio
+    # takes 230 MB per channel per hour, and a few MB of compressed silence can hold hours
+    max_duration_s: float = Field(default=2 * 3600, gt=0)
 
 
 class EmailSettings(BaseModel):
     # senders from these domains are agents; everyone else is a customer
     company_domains: list[str] = Field(default_factory=lambda: ["hamsu.example", "example.com"])
+    # body text kept per email (the newest message first, then quoted history back in time);
+    # the rest is dropped and the transcript's meta says so: analysis time grows with the text
+    # (1-2 s per 1,000 characters on 2 cores), so one long thread would hold the queue
+    max_text_chars: int = Field(default=10_000, gt=0)
+    # .eml files larger than this are refused at upload (413); attachments are never read, so
+    # this only bounds the MIME parse (typical mail servers accept 25-50 MB messages)
+    max_mb: int = Field(default=50, gt=0)
 
 
 class TransformersSettings(BaseModel):
@@ -105,10 +116,26 @@ class RoutingSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
+    # embedded: threads in the API process run the jobs (the one-command default, no broker);
+    # celery: the API stores uploads and enqueues, `hamsu worker` processes run them
+    backend: Literal["embedded", "celery"] = "embedded"
     # in-process worker threads; the pipeline itself uses asr.cpu_threads each
     pool_size: int = 1
     # seconds between polls of the job table
     poll_interval_s: float = 0.5
+
+
+class BrokerSettings(BaseModel):
+    # Celery's broker (backend celery): Redis, or RabbitMQ (`amqp://guest:guest@127.0.0.1:5672//`),
+    # which hands a lost worker's job to another as soon as its connection drops
+    url: str = "redis://127.0.0.1:6379/0"
+    # Redis only: seconds after which a job taken by a worker that never acknowledged it is
+    # delivered again. Longer than the longest job, or a slow job runs twice (harmlessly: every
+    # stage is idempotent, but the work is repeated)
+    visibility_timeout_s: int = 3600
+    # seconds a worker told to stop (SIGTERM) lets its running job finish before handing it back
+    # to the broker; below the 30 s grace period of systemd, Docker and Kubernetes
+    soft_shutdown_s: float = 20.0
 
 
 class AuthSettings(BaseModel):
@@ -148,6 +175,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     webhooks: WebhookSettings = WebhookSettings()
     worker: WorkerSettings = WorkerSettings()
+    broker: BrokerSettings = BrokerSettings()
     server: ServerSettings = ServerSettings()
 
     @property

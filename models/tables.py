@@ -10,6 +10,10 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# the largest row id every supported database stores: PostgreSQL's INTEGER (SQLite's is 2**63-1);
+# ids in paths and cursors above it are refused as invalid instead of failing in the database
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

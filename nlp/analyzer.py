@@ -10,6 +10,7 @@ turn the recogniser was unsure of is held for a person to listen to (`needs_list
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +22,7 @@ import scipy.sparse as sp
 
 import nlp.transformers_backend  # noqa: F401  (registers the transformers detectors)
 from core.labels import INSIGHT_KINDS, SENTIMENTS, InsightKind
+from core.metrics import MODEL_LOAD_SECONDS
 from core.settings import NlpSettings, TransformersSettings
 from nlp.decision import (
     DECISION_WEIGHTS,
@@ -613,7 +615,9 @@ def heads_path(settings: NlpSettings) -> Path:
 
 def analyzer_for(settings: NlpSettings) -> Analyzer:
     """The analyzer the settings describe: `hamsu classify`, `hamsu analyze` and the worker."""
-    return load_analyzer(
+    loads = load_analyzer.cache_info().misses
+    started = time.perf_counter()
+    analyzer = load_analyzer(
         str(heads_path(settings)),
         tuple(sorted(settings.thresholds.items())),
         tuple(sorted(settings.detectors.items())),
@@ -624,3 +628,6 @@ def analyzer_for(settings: NlpSettings) -> Analyzer:
         settings.hold_below_confidence,
         settings.listen_precision,
     )
+    if load_analyzer.cache_info().misses > loads:  # loaded now, not taken from the cache
+        MODEL_LOAD_SECONDS.labels("analyzer").set(time.perf_counter() - started)
+    return analyzer

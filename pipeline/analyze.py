@@ -15,6 +15,7 @@ from core.settings import Settings
 from nlp.analyzer import Analysis, analyzer_for
 from nlp.normalize import detect_language
 from nlp.pii import find_pii, redact
+from pipeline.store import size_limit
 from routing.engine import Context, Route, load_rules
 from transcribe.types import Channel, Transcript
 
@@ -94,17 +95,23 @@ def to_transcript(
             agent_channel=options.agent_channel,
             progress=(lambda f: progress("transcribing", f)) if progress else None,
         )
-    data = path.read_bytes()
-    limit_mb = settings.storage.max_upload_mb
-    if len(data) > limit_mb * 2**20:
+    # the upload checked this already; `hamsu analyze` and files stored before a limit was
+    # lowered are checked here
+    limit = size_limit(settings=settings, channel=channel)
+    if path.stat().st_size > limit.max_bytes:
         raise HamsuError(
-            ErrorCode.TOO_LARGE, f"{filename} is {len(data) >> 20} MB; the limit is {limit_mb} MB"
-        )
+            ErrorCode.TOO_LARGE,
+            f"{filename} is {path.stat().st_size / 1e6:.1f} MB, larger than {limit.label}",
+        ).with_details(limit_bytes=limit.max_bytes)
+    data = path.read_bytes()
     if channel == "email":
         from transcribe.email import parse_email
 
         transcript = parse_email(
-            data, company_domains=settings.email.company_domains, filename=filename
+            data,
+            company_domains=settings.email.company_domains,
+            filename=filename,
+            max_text_chars=settings.email.max_text_chars,
         )
     else:
         from transcribe.chat import parse_chat
@@ -119,6 +126,30 @@ def _text_language(transcript: Transcript) -> str:
     return detect_language(customer or " ".join(t.text for t in transcript.turns))
 
 
+def transcribe_file(
+    path: Path,
+    *,
+    settings: Settings,
+    options: AnalyzeOptions = AnalyzeOptions(),
+    filename: str | None = None,
+    progress: Progress | None = None,
+) -> Transcript:
+    """The first stage: the file as turns (a call transcribed, an email or chat parsed)."""
+    check_options(options)
+    name = filename or path.name
+    channel = options.channel or detect_channel(path, name)
+    transcript = to_transcript(path, channel, options, settings, name, progress)
+    if not any(t.text.strip() for t in transcript.turns):
+        raise HamsuError(ErrorCode.EMPTY_TRANSCRIPT, f"{name}: no words found to analyze")
+    return transcript
+
+
+def analyze_transcript(transcript: Transcript, *, settings: Settings) -> Result:
+    """The second stage: insights with their evidence, redacted for showing and storing."""
+    result = Result(transcript, analyzer_for(settings.nlp).analyze(transcript))
+    return redact_result(result) if settings.nlp.redact_pii else result
+
+
 def run(
     path: Path,
     *,
@@ -127,17 +158,14 @@ def run(
     filename: str | None = None,
     progress: Progress | None = None,
 ) -> Result:
-    check_options(options)
-    name = filename or path.name
-    channel = options.channel or detect_channel(path, name)
-    transcript = to_transcript(path, channel, options, settings, name, progress)
-    if not any(t.text.strip() for t in transcript.turns):
-        raise HamsuError(ErrorCode.EMPTY_TRANSCRIPT, f"{name}: no words found to analyze")
+    """Both stages in one go: `hamsu analyze` and the embedded worker (Celery workers run them
+    as two tasks, `pipeline.tasks`)."""
+    transcript = transcribe_file(
+        path, settings=settings, options=options, filename=filename, progress=progress
+    )
     if progress:
         progress("analyzing", 0.0)
-    analyzer = analyzer_for(settings.nlp)
-    result = Result(transcript, analyzer.analyze(transcript))
-    return redact_result(result) if settings.nlp.redact_pii else result
+    return analyze_transcript(transcript, settings=settings)
 
 
 def decide_routes(result: Result, *, settings: Settings, tier: str) -> Result:
@@ -188,12 +216,4 @@ def route_json(route: Route) -> dict[str, Any]:
         "priority": route.priority,
         "insights": list(route.insights),
         "rules": list(route.rules),
-    }
-
-
-def jsonable_meta(meta: dict[str, object]) -> dict[str, Any]:
-    """Channel facts as JSON: plain values kept, anything else as its string."""
-    return {
-        k: (v if isinstance(v, str | int | float | bool | type(None) | list | dict) else str(v))
-        for k, v in meta.items()
     }

@@ -8,15 +8,18 @@ a worker that died mid-job simply runs it again after a restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from core.errors import ErrorCode, HamsuError
+from core.errors import ErrorCode, HamsuError, internal_error
+from core.metrics import STAGE_SECONDS
 from core.settings import Settings
 from models.tables import (
     Account,
@@ -33,17 +36,19 @@ from pipeline.accounts import link_account, link_chat_file, resolve_upload_accou
 from pipeline.analyze import (
     AnalyzeOptions,
     Result,
+    analyze_transcript,
     check_options,
     decide_routes,
     detect_channel,
-    jsonable_meta,
     route_json,
     run,
     sentiment_json,
+    transcribe_file,
 )
 from pipeline.store import StoredFile
 from routing.engine import NO_TIER, load_rules
 from routing.queue import open_items
+from transcribe.types import jsonable_meta, transcript_from_json, transcript_to_json
 
 log = logging.getLogger("hamsu.jobs")
 MAX_ATTEMPTS = 3
@@ -56,7 +61,11 @@ def submit(
     filename: str,
     options: AnalyzeOptions,
 ) -> tuple[Conversation, bool]:
-    """Create the conversation for a stored upload; the same bytes again return the first one.
+    """Create the conversation for a stored upload; True when it is accepted as new work.
+
+    The same bytes again return the first conversation (False), unless that one failed: uploading
+    it again is the retry, so the same conversation (same id) goes back to the queue with this
+    upload's name and options, its attempts and error cleared (True).
 
     Files that cannot be any channel fail here, so the uploader hears it at once; the row is kept,
     marked failed with the reason.
@@ -67,13 +76,30 @@ def submit(
     numbers in the chat's metadata. Emails and calls left without one are linked by email
     domain once parsed (`save_result`).
     """
+    try:
+        return _submit(session, stored=stored, filename=filename, options=options)
+    except IntegrityError:
+        # simultaneous uploads of the same bytes (or naming the same new account) all read "not
+        # there yet"; the first insert wins and the others break a unique constraint. A second
+        # pass finds the winner's rows, so a loser answers like any duplicate, never 500.
+        session.rollback()
+        return _submit(session, stored=stored, filename=filename, options=options)
+
+
+def _submit(
+    session: Session,
+    *,
+    stored: StoredFile,
+    filename: str,
+    options: AnalyzeOptions,
+) -> tuple[Conversation, bool]:
     phone = upload_phone(options.phone)
     # an unknown explicit account is refused even for a file uploaded before
     explicit = resolve_upload_account(session, account_id=options.account_id, name=None, phone=None)
     existing = session.exec(
         select(Conversation).where(Conversation.sha256 == stored.sha256)
     ).first()
-    if existing is not None:
+    if existing is not None and existing.status != ConversationStatus.FAILED:
         return existing, False
     check_options(options)
     account = explicit or resolve_upload_account(
@@ -86,14 +112,20 @@ def submit(
         storage_path=str(stored.path),
         requested_language=options.language or "auto",
         agent_channel=options.agent_channel,
-        account_id=account.id if account else None,
+        account_id=account.id if account else existing.account_id if existing else None,
         caller_phone=phone,
     )
+    if existing is not None:
+        # a retry keeps its id (URLs and ids handed out stay valid) and takes everything else
+        # fresh: queued, 0 attempts, no error, the channel sniffed again (the uploader may have
+        # forced one, or renamed the file so its extension picks the right parser)
+        existing.sqlmodel_update(conversation.model_dump(exclude={"id", "created_at"}))
+        conversation = existing
     try:
         conversation.channel = options.channel or detect_channel(stored.path, filename)
     except HamsuError as exc:
         _mark_failed(conversation, exc)
-    if account is None and conversation.channel == "chat":
+    if conversation.account_id is None and conversation.channel == "chat":
         account = link_chat_file(session, stored.path, filename)
         conversation.account_id = account.id if account else None
     session.add(conversation)
@@ -135,26 +167,39 @@ def claim_next(session: Session) -> str | None:
 
 
 def requeue_in_flight(session: Session) -> int:
-    """After a restart nothing is running: what was in flight goes back to the queue."""
+    """After a restart nothing is running: what was in flight goes back to the queue, unless it
+    has already been tried `MAX_ATTEMPTS` times (a file that kills the process would otherwise
+    crash-loop the service at every restart): that one fails with its reason. Returns how many
+    were requeued."""
+    in_flight = col(Conversation.status).in_(
+        [ConversationStatus.TRANSCRIBING, ConversationStatus.ANALYZING]
+    )
+    worn_out = session.exec(
+        select(Conversation).where(in_flight).where(Conversation.attempts >= MAX_ATTEMPTS)
+    ).all()
+    for conversation in worn_out:
+        _mark_failed(
+            conversation,
+            HamsuError(
+                ErrorCode.WORKER_LOST,
+                f"the worker stopped while processing this conversation {conversation.attempts} "
+                "times; it is not tried again (upload the file again to retry)",
+            ),
+        )
+        session.add(conversation)
     result = session.execute(
         update(Conversation)
-        .where(
-            col(Conversation.status).in_(
-                [ConversationStatus.TRANSCRIBING, ConversationStatus.ANALYZING]
-            )
-        )
+        .where(in_flight)
+        .where(col(Conversation.attempts) < MAX_ATTEMPTS)
         .values(status=ConversationStatus.QUEUED, updated_at=utcnow())
     )
     session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def process(session: Session, conversation_id: str, settings: Settings) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
+def _options(session: Session, conversation: Conversation) -> AnalyzeOptions:
     account = session.get(Account, conversation.account_id) if conversation.account_id else None
-    options = AnalyzeOptions(
+    return AnalyzeOptions(
         language=None
         if conversation.requested_language == "auto"
         else conversation.requested_language,
@@ -163,29 +208,121 @@ def process(session: Session, conversation_id: str, settings: Settings) -> Conve
         account=account.name if account else None,
     )
 
+
+def _job(session: Session, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HamsuError(ErrorCode.NOT_FOUND, f"conversation {conversation_id} not found")
+    return conversation
+
+
+def _guarded(
+    session: Session, conversation_id: str, work: Callable[[], None], *, stage: str
+) -> None:
+    """Run one stage, timed; a failure is recorded on the conversation (retried while attempts
+    last, unless the input itself is bad), never raised to the worker loop."""
+    try:
+        with STAGE_SECONDS.labels(stage).time():
+            work()
+    except HamsuError as exc:
+        _after_failure(session, conversation_id, exc, retry=not exc.is_input_error)
+    except Exception as exc:  # a bug or a resource problem: retry, then give up loudly
+        # the log keeps the whole exception; the reason clients read has no server paths
+        log.exception(
+            "conversation %s failed unexpectedly",
+            conversation_id,
+            extra={"conversation_id": conversation_id},
+        )
+        _after_failure(session, conversation_id, internal_error(exc), retry=True)
+
+
+def _set_status(session: Session, conversation: Conversation, status: str) -> None:
+    conversation.status = status
+    conversation.updated_at = utcnow()
+    session.add(conversation)
+    session.commit()
+
+
+def process(session: Session, conversation_id: str, settings: Settings) -> Conversation:
+    """Both stages in one go (the embedded worker)."""
+    conversation = _job(session, conversation_id)
+
     def progress(stage: str, fraction: float) -> None:
         if stage == "analyzing" and conversation.status != ConversationStatus.ANALYZING:
-            conversation.status = ConversationStatus.ANALYZING
-            conversation.updated_at = utcnow()
-            session.add(conversation)
-            session.commit()
+            _set_status(session, conversation, ConversationStatus.ANALYZING)
 
-    try:
+    def work() -> None:
         result = run(
             Path(conversation.storage_path),
             settings=settings,
-            options=options,
+            options=_options(session, conversation),
             filename=conversation.filename,
             progress=progress,
         )
         save_result(session, conversation, result, settings)
-    except HamsuError as exc:
-        _after_failure(session, conversation_id, exc, retry=not exc.is_input_error)
-    except Exception as exc:  # a bug or a resource problem: retry, then give up loudly
-        log.exception("conversation %s failed unexpectedly", conversation_id)
-        error = HamsuError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
-        _after_failure(session, conversation_id, error, retry=True)
+
+    _guarded(session, conversation_id, work, stage="whole")
     return conversation
+
+
+def claim(session: Session, conversation_id: str, *, take_over: bool = False) -> bool:
+    """Atomically move this conversation from queued (or, with `take_over`, from a stage whose
+    worker was lost) to transcribing, counting the attempt; False when it is not there (another
+    worker has it, or it is done)."""
+    statuses = [ConversationStatus.QUEUED]
+    if take_over:
+        statuses += [ConversationStatus.TRANSCRIBING, ConversationStatus.ANALYZING]
+    claimed = session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .where(col(Conversation.status).in_(statuses))
+        .where(col(Conversation.attempts) < MAX_ATTEMPTS)
+        .values(
+            status=ConversationStatus.TRANSCRIBING,
+            attempts=Conversation.attempts + 1,
+            updated_at=utcnow(),
+        )
+    )
+    session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def transcribe_stage(session: Session, conversation_id: str, settings: Settings) -> bool:
+    """The first of two stages (Celery): the file as turns, kept on the conversation for the
+    analyze stage, which may run on another machine. True when analysis is due."""
+    conversation = _job(session, conversation_id)
+
+    def work() -> None:
+        transcript = transcribe_file(
+            Path(conversation.storage_path),
+            settings=settings,
+            options=_options(session, conversation),
+            filename=conversation.filename,
+        )
+        conversation.details = {
+            **conversation.details,
+            "transcript": transcript_to_json(transcript),
+        }
+        _set_status(session, conversation, ConversationStatus.ANALYZING)
+
+    _guarded(session, conversation_id, work, stage="transcribe")
+    session.refresh(conversation)
+    return conversation.status == ConversationStatus.ANALYZING
+
+
+def analyze_stage(session: Session, conversation_id: str, settings: Settings) -> None:
+    """The second stage (Celery): insights and routes from the stored transcript; nothing when
+    the conversation is not waiting for it (a duplicate delivery)."""
+    conversation = _job(session, conversation_id)
+    stored = conversation.details.get("transcript")
+    if conversation.status != ConversationStatus.ANALYZING or stored is None:
+        return
+
+    def work() -> None:
+        result = analyze_transcript(transcript_from_json(stored), settings=settings)
+        save_result(session, conversation, result, settings)
+
+    _guarded(session, conversation_id, work, stage="analyze")
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -202,7 +339,12 @@ def _after_failure(session: Session, conversation_id: str, exc: HamsuError, *, r
     conversation = session.get(Conversation, conversation_id)
     assert conversation is not None
     if retry and conversation.attempts < MAX_ATTEMPTS:
-        log.warning("conversation %s: %s; will retry", conversation_id, exc)
+        log.warning(
+            "conversation %s: %s; will retry",
+            conversation_id,
+            exc,
+            extra={"conversation_id": conversation_id},
+        )
         conversation.status = ConversationStatus.QUEUED
         conversation.updated_at = utcnow()
     else:

@@ -5,7 +5,9 @@ A PDF renamed `.wav` must fail with a message that says so, not with a decoder's
 
 from __future__ import annotations
 
+import codecs
 import re
+import unicodedata
 from pathlib import Path
 
 from core.errors import ErrorCode, HamsuError
@@ -81,11 +83,16 @@ def sniff_channel(head: bytes, filename: str) -> Channel:
                 f"{filename} is {what} ({named}); upload call audio, an .eml email or a chat "
                 "transcript (.json or .txt)",
             )
-    if _audio_magic(head) or ext in AUDIO_EXTENSIONS:
+    # a byte-order mark is read before the audio magic: the UTF-16LE mark FF FE is also a valid
+    # MPEG frame header, and a chat saved as "Unicode" by Notepad starts with it
+    wide = _bom_text(head)
+    if ext in AUDIO_EXTENSIONS or (wide is None and _audio_magic(head)):
         return "call"
     if ext in EMAIL_EXTENSIONS:
         return "email"
-    text_head = head.lstrip(b"\xef\xbb\xbf")
+    if wide is None:
+        wide = _bomless_utf16(head)
+    text_head = wide.encode() if wide is not None else head.lstrip(b"\xef\xbb\xbf")
     if ext in CHAT_EXTENSIONS or text_head[:1] in (b"{", b"["):
         return "chat"
     if len(_EMAIL_HEADER.findall(text_head[:8192])) >= 2:
@@ -98,8 +105,61 @@ def sniff_channel(head: bytes, filename: str) -> Channel:
     )
 
 
+# the UTF-32LE mark begins like UTF-16LE's, so the UTF-32 marks are tried first
+_TEXT_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_TEXT_SAMPLE = 4096
+
+
+def _bom_text(head: bytes) -> str | None:
+    """The head as text when it starts with a UTF-16/UTF-32 byte-order mark and reads as text."""
+    for bom, codec in _TEXT_BOMS:
+        if head.startswith(bom):
+            return _decoded(head, codec)
+    return None
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """The head as text when it is UTF-16 without a mark: English and Persian text has spaces,
+    digits and punctuation, whose high byte is zero, so zeros gather on one side of each pair
+    (odd offsets little-endian, even offsets big-endian). Binary data rarely decodes into
+    Latin and Arabic script, so that is required too."""
+    sample = head[:_TEXT_SAMPLE]
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if max(odd, even) * 10 < len(sample) // 2 or min(odd, even) * 4 > max(odd, even):
+        return None
+    text = _decoded(head, "utf-16-le" if odd > even else "utf-16-be")
+    if not text:
+        return None
+    known = sum(1 for ch in text if _latin_or_arabic(ch))
+    return text if known * 10 >= len(text) * 9 else None
+
+
+def _latin_or_arabic(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        code < 0x250
+        or 0x600 <= code <= 0x6FF
+        or 0x2000 <= code <= 0x206F
+        or 0xFB50 <= code <= 0xFEFF
+    )
+
+
+def _decoded(head: bytes, codec: str) -> str | None:
+    """The first characters of `head` in `codec`, or None when they are not text; the head is a
+    cut prefix of the file, so a character split at its end is not an error."""
+    try:
+        text = codecs.getincrementaldecoder(codec)().decode(head[:_TEXT_SAMPLE], final=False)
+    except UnicodeDecodeError:
+        return None
+    bad = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
+    return text if bad * 100 <= len(text) else None
+
+
 def _looks_like_text(head: bytes) -> bool:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return True
     sample = head[:4096]
     return b"\x00" not in sample and sum(b < 9 for b in sample) == 0

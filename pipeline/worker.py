@@ -1,13 +1,15 @@
 """The embedded worker: threads in the service process that run queued conversations.
 
-At scale the same `process` runs in Celery workers instead; here a poll of the conversation table
-is enough and needs no broker.
+The default (`HAMSU_WORKER__BACKEND=embedded`): a poll of the conversation table is enough and
+needs no broker. At scale the same stages run in Celery workers (`pipeline.tasks`), and the API
+holds a `CeleryDispatch` with this class's interface (`JobRunner`) instead.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
 
 from sqlmodel import Session
 
@@ -16,6 +18,16 @@ from models.db import get_engine
 from pipeline.jobs import claim_next, process, requeue_in_flight
 
 log = logging.getLogger("hamsu.worker")
+
+
+class JobRunner(Protocol):
+    """What the API holds to get uploads processed: the embedded worker or a Celery dispatch."""
+
+    def start(self) -> None: ...
+
+    def notify(self, conversation_id: str | None = None) -> None: ...
+
+    def stop(self, timeout: float = 30.0) -> None: ...
 
 
 class Worker:
@@ -35,7 +47,7 @@ class Worker:
             thread.start()
             self._threads.append(thread)
 
-    def notify(self) -> None:
+    def notify(self, conversation_id: str | None = None) -> None:
         """Wake the pool now instead of at the next poll (a new upload arrived)."""
         self._wake.set()
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, func, select
 from core.errors import ErrorCode, HamsuError
 from core.labels import PRIORITIES
 from models.tables import (
+    MAX_ID,
     Conversation,
     Insight,
     QueueItem,
@@ -45,7 +46,6 @@ STATUSES = (
     QueueItemStatus.RESOLVED,
     QueueItemStatus.DISMISSED,
 )
-MAX_ID = 2**63 - 1  # SQLite's INTEGER
 Sort = Literal["priority", "due", "created", "-created"]
 _RANK = {name: n for n, name in enumerate(PRIORITIES)}
 PRIORITY_ORDER = case(_RANK, value=QueueItem.priority, else_=len(PRIORITIES))

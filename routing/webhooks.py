@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import update
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, func, select
 
 from core.errors import ErrorCode, HamsuError
@@ -65,10 +66,28 @@ def generate_secret() -> str:
 # --- targets -------------------------------------------------------------------------------------
 
 
+# IPv6 addresses that carry an IPv4 one which a relay, a NAT64 gateway or the host's own stack can
+# turn back into IPv4 traffic: 2002:7f00:1:: reaches 127.0.0.1 as surely as the literal does
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: AddressInfo) -> tuple[str, ipaddress.IPv4Address] | None:
+    """(how, the IPv4 address) for an IPv6 address that embeds one, else None."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return "IPv4-mapped", address.ipv4_mapped
+    if address.sixtofour is not None:
+        return "6to4", address.sixtofour
+    if address.teredo is not None:
+        return "Teredo", address.teredo[1]  # (server, client): traffic ends at the client
+    if address in _NAT64:
+        return "NAT64", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def _why_private(address: AddressInfo) -> str | None:
     """The reason an address may not be a target, or None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _why_private(address.ipv4_mapped)
     for flag, reason in (
         ("is_unspecified", "unspecified"),
         ("is_loopback", "loopback"),
@@ -82,6 +101,34 @@ def _why_private(address: AddressInfo) -> str | None:
     if not address.is_global:
         return "not globally routable"
     return None
+
+
+def _refusal(address: AddressInfo) -> tuple[str, str] | None:
+    """(reason, how the message says it) when `address` may not be a target, else None. An
+    address embedding a non-public IPv4 one is refused for that one; an IPv4-mapped address is
+    judged only by its IPv4 address, which is where a dual-stack socket connects."""
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        form, inner = embedded
+        inner_reason = _why_private(inner)
+        if inner_reason is not None:
+            article = "an" if form[0] in "AEIOU" else "a"
+            return inner_reason, (
+                f"{article} {form} address embedding the {inner_reason} address {inner}"
+            )
+        if form == "IPv4-mapped":
+            return None
+    reason = _why_private(address)
+    return None if reason is None else (reason, f"a {reason} address")
+
+
+def _allowed(
+    address: AddressInfo, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    """In an allow-listed range, itself or (for an address embedding one) its IPv4 address."""
+    embedded = _embedded_ipv4(address)
+    candidates = [address] if embedded is None else [address, embedded[1]]
+    return any(candidate in network for candidate in candidates for network in networks)
 
 
 def _split_allow_list(
@@ -154,13 +201,14 @@ def check_target(url: str, allow_private: list[str]) -> Target:
     except ValueError:
         addresses = _resolve(host, port or (443 if scheme == "https" else 80))
     for address in addresses:
-        reason = _why_private(address)
-        if reason is None or any(address in network for network in networks):
+        refusal = _refusal(address)
+        if refusal is None or _allowed(address, networks):
             continue
+        reason, phrase = refusal
         via = "" if str(address) == host else f" ({host} resolves to it)"
         raise HamsuError(
             bad,
-            f"{address} is a {reason} address{via}; webhook targets must be public unless "
+            f"{address} is {phrase}{via}; webhook targets must be public unless "
             "allow-listed in webhooks.allow_private (HAMSU_WEBHOOKS__ALLOW_PRIVATE)",
         ).with_details(host=host, address=str(address), reason=reason)
     return Target(url=url.strip(), scheme=scheme, host=host, addresses=tuple(addresses))
@@ -169,8 +217,10 @@ def check_target(url: str, allow_private: list[str]) -> Target:
 def validate_target(url: str, allow_private: list[str]) -> None:
     """Refuse anything but an http(s) URL whose host resolves only to public addresses.
 
-    Loopback, private, link-local, reserved, multicast and unspecified addresses are refused
-    unless the address lies in an allow-listed CIDR or the host name itself is allow-listed.
+    Loopback, private, link-local, reserved, multicast and unspecified addresses are refused, and
+    so are IPv6 addresses embedding such an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64),
+    unless the address (or the IPv4 address it embeds) lies in an allow-listed CIDR or the host
+    name itself is allow-listed.
     Raises HamsuError(INVALID_WEBHOOK_TARGET) with the precise reason.
     """
     check_target(url, allow_private)
@@ -429,13 +479,19 @@ class WebhookSender:
                 attempt = WebhookAttempt(delivery_id=delivery_id, error=IN_FLIGHT)
                 session.add(attempt)
                 session.commit()
+                attempt_id = attempt.id
                 delivery = session.get(WebhookDelivery, delivery_id)
-                assert delivery is not None
-                subscription = session.get(WebhookSubscription, delivery.subscription_id)
-                assert subscription is not None and attempt.id is not None
+                subscription = (
+                    None
+                    if delivery is None
+                    else session.get(WebhookSubscription, delivery.subscription_id)
+                )
+                if delivery is None or subscription is None or attempt_id is None:
+                    # the subscription was deleted (with its deliveries) since the claim: skip it
+                    continue
                 return _Claim(
                     delivery_id=delivery_id,
-                    attempt_id=attempt.id,
+                    attempt_id=attempt_id,
                     attempt_number=attempts + 1,
                     url=subscription.url,
                     secret=subscription.secret,
@@ -533,4 +589,13 @@ class WebhookSender:
                     delay = backoff_s(delivery.attempts, self._config)
                     delivery.next_attempt_at = max(now, finished_at) + timedelta(seconds=delay)
                 session.add(delivery)
-            session.commit()
+            try:
+                session.commit()
+            except StaleDataError:
+                # the subscription was deleted, deliveries and log with it, after the rows above
+                # were read: there is nothing left to record the outcome on
+                session.rollback()
+                log.info(
+                    "webhook delivery %s was deleted while being sent; outcome dropped",
+                    claim.delivery_id,
+                )

@@ -67,7 +67,7 @@ def transcribe_call(
         raise HamsuError(
             ErrorCode.INVALID_OPTION, f"agent_channel must be 0 (left) or 1 (right), not {agent_ch}"
         )
-    audio = load_audio(path)
+    audio = load_audio(path, max_duration_s=settings.max_duration_s)
     speech = [speech_regions(channel) for channel in audio.channels]
     if not any(speech):
         raise HamsuError(

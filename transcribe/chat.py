@@ -90,6 +90,7 @@ def _decode(data: bytes, what: str) -> str:
     for bom, codec, label in (
         (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
         (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+        (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
         (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
     ):
@@ -104,8 +105,12 @@ def _decode(data: bytes, what: str) -> str:
                 ) from exc
     codecs_to_try = ["utf-8", "windows-1256"]
     if b"\x00" in data:
-        # UTF-16 without a BOM: ASCII characters come with a zero byte beside them
-        codecs_to_try[1:1] = ["utf-16-le", "utf-16-be"]
+        # UTF-16 without a BOM: ASCII characters come with a zero high byte, at odd offsets
+        # little-endian and at even offsets big-endian; the other order also decodes (into
+        # CJK), so the side the zeros are on picks the byte order
+        sample = data[:4096]
+        little = sample[1::2].count(0) >= sample[0::2].count(0)
+        codecs_to_try[1:1] = ["utf-16-le", "utf-16-be"] if little else ["utf-16-be", "utf-16-le"]
     for codec in codecs_to_try:
         try:
             text = data.decode(codec)

@@ -9,10 +9,14 @@ footers, a closing like "Best regards" / "با احترام" followed by a few n
 Subject: it is prepended to the first turn's text (after removing "Re:"/"Fwd:"/"پاسخ:" prefixes
 and ticket tags) only when it carries words of its own, so "Complaint: double charge" reaches the
 detectors while "Re: Ticket #4411" or "Hello" does not. It is always kept in `meta["subject"]`.
+
+Length: with `max_text_chars` the body text kept is capped, oldest quoted history dropped first
+(`meta["truncated"]`); analysis time grows with the text, so one long thread cannot hold the queue.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from datetime import datetime
@@ -128,12 +132,23 @@ _DATE_FORMATS = (
 )
 
 
-def parse_email(data: bytes, *, company_domains: list[str], filename: str = "") -> Transcript:
-    """Parse an .eml file; senders from `company_domains` (and their subdomains) are agents."""
+def parse_email(
+    data: bytes,
+    *,
+    company_domains: list[str],
+    filename: str = "",
+    max_text_chars: int | None = None,
+) -> Transcript:
+    """Parse an .eml file; senders from `company_domains` (and their subdomains) are agents.
+
+    `max_text_chars` caps the body text kept (see `_within`); `meta["truncated"]` and
+    `meta["dropped_chars"]` say when text was dropped.
+    """
     msg = _parse_message(data, filename)
     domains = [d.strip().lower().lstrip("@") for d in company_domains if d.strip()]
     sender = _first_address(_header(msg, "from"))
     newest, history = _split_newest(_body_text(msg).splitlines())
+    newest, history, dropped = _within(newest, history, max_text_chars)
     turns = _history_turns(history, domains)
     quoted = len(turns)
     text = _clean(newest)
@@ -165,7 +180,43 @@ def parse_email(data: bytes, *, company_domains: list[str], filename: str = "") 
     }
     if in_reply_to := _header(msg, "in-reply-to"):
         meta["in_reply_to"] = in_reply_to
+    if dropped:
+        meta["truncated"] = True
+        meta["dropped_chars"] = dropped
     return Transcript(channel="email", turns=turns, meta=meta)
+
+
+def _within(
+    newest: list[str], history: list[str], limit: int | None
+) -> tuple[list[str], list[str], int]:
+    """At most `limit` characters of body lines, and how many were dropped.
+
+    Analysis time grows with the text, so one long thread would hold the queue for minutes. The
+    newest message is kept first, then quoted history from the most recent quote back, so what
+    goes is the oldest history and, only when the newest message alone is too long, its tail.
+    """
+    total = sum(len(line) + 1 for line in (*newest, *history))
+    if limit is None or total <= limit:
+        return newest, history, 0
+    newest = _first_chars(newest, limit)
+    history = _first_chars(history, limit - sum(len(line) + 1 for line in newest))
+    return newest, history, total - sum(len(line) + 1 for line in (*newest, *history))
+
+
+def _first_chars(lines: list[str], budget: int) -> list[str]:
+    """The leading lines within `budget` characters (a line break counts as one); a line that
+    does not fit is cut at its last space within the budget."""
+    kept: list[str] = []
+    for line in lines:
+        if len(line) + 1 > budget:
+            part = line[: max(budget - 1, 0)]
+            part = part.rsplit(" ", 1)[0] if " " in part else part
+            if part.strip():
+                kept.append(part)
+            break
+        kept.append(line)
+        budget -= len(line) + 1
+    return kept
 
 
 # --- reading the file --------------------------------------------------------------------------
@@ -174,7 +225,7 @@ def parse_email(data: bytes, *, company_domains: list[str], filename: str = "") 
 def _parse_message(data: bytes, filename: str) -> EmailMessage:
     """Parse the bytes, refusing files that are plainly something other than an email."""
     what = _name(filename)
-    data = data.removeprefix(b"\xef\xbb\xbf")
+    data = _utf8_from_wide(data.removeprefix(b"\xef\xbb\xbf"), what)
     if not data.strip():
         raise HamsuError(ErrorCode.EMPTY_FILE, f"{what} is empty")
     for magic, kind in _MAGIC:
@@ -192,6 +243,28 @@ def _parse_message(data: bytes, filename: str) -> EmailMessage:
             f"{what} has no email headers (From, To, Subject, Date...); it starts with {first!r}",
         )
     return msg
+
+
+def _utf8_from_wide(data: bytes, what: str) -> bytes:
+    """A message saved as UTF-16/UTF-32 text ("Unicode" in Windows editors) re-encoded as UTF-8,
+    which the MIME parser reads; other bytes unchanged."""
+    # the UTF-32LE mark begins like UTF-16LE's, so the UTF-32 marks are tried first
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise HamsuError(
+                    ErrorCode.BAD_ENCODING,
+                    f"{what} starts with a {codec.upper()} byte-order mark but byte {exc.start} "
+                    f"is not valid {codec.upper()}",
+                ) from exc
+    return data
 
 
 def _header(msg: EmailMessage, name: str) -> str:

@@ -25,9 +25,9 @@ from models.tables import (
     ConversationStatus,
     Insight,
 )
-from pipeline.analyze import AnalyzeOptions
+from pipeline.analyze import SNIFF_BYTES, AnalyzeOptions
 from pipeline.jobs import submit
-from pipeline.store import store_original
+from pipeline.store import store_original, upload_limit
 from routing.listening import awaiting_conversations, to_listen
 from routing.queues_service import readable_conversation
 
@@ -81,11 +81,12 @@ def upload_conversation(
     filename = file.filename or "upload"
     if agent_channel not in (None, 0, 1):
         raise HamsuError(ErrorCode.INVALID_OPTION, "agent_channel must be 0 (left) or 1 (right)")
+    head = file.file.read(SNIFF_BYTES)
+    file.file.seek(0)
+    limit = upload_limit(settings=settings, head=head, filename=filename, channel=channel)
     stored = store_original(
-        file.file, filename, settings.storage.data_dir, settings.storage.max_upload_mb << 20
+        file.file, filename, settings.storage.data_dir, limit.max_bytes, limit=limit.label
     )
-    if stored.size == 0:
-        raise HamsuError(ErrorCode.EMPTY_FILE, f"{filename} is empty (0 bytes)")
     options = AnalyzeOptions(
         language=None if language == "auto" else language,
         channel=channel,
@@ -100,7 +101,7 @@ def upload_conversation(
             ErrorCode(conversation.error_code or ErrorCode.INTERNAL),
             conversation.error_message or "",
         ).with_details(conversation_id=conversation.id)
-    worker.notify()
+    worker.notify(conversation.id)
     body = ConversationAccepted(
         id=conversation.id,
         status=conversation.status,

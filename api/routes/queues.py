@@ -24,8 +24,9 @@ from api.schemas.queues import (
 )
 from api.views import page_view, queue_item_detail
 from core.labels import InsightKind, Priority
+from models.tables import MAX_ID
 from routing import queues_service as service
-from routing.queues_service import MAX_ID, Sort
+from routing.queues_service import Sort
 
 router = APIRouter(prefix="/v1", tags=["queues"])
 
@@ -37,7 +38,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 @router.get(
     "/queues/{queue}/items",
     response_model=QueueItemsPage,
-    responses=_errors(400, 401, 403, 422),
+    responses=_errors(401, 403, 422),
     summary="A queue's items, filtered and sorted, one page at a time",
 )
 def list_queue_items(

@@ -17,10 +17,10 @@ from api.deps import AdminKey, SessionDep, SettingsDep, WorkerPrincipal
 from api.schemas.errors import ErrorBody
 from api.schemas.reviews import InsightReviews, ReviewCreate, ReviewResult
 from api.views import review_public
+from models.tables import MAX_ID
 from routing import queues_service as service
 from routing import workflow
 from routing.engine import load_rules
-from routing.queues_service import MAX_ID
 
 router = APIRouter(tags=["reviews"])
 
@@ -42,7 +42,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     "/v1/insights/{insight_id}/reviews",
     status_code=201,
     response_model=ReviewResult,
-    responses=_errors(400, 401, 403, 404, 409, 422),
+    responses=_errors(401, 403, 404, 409, 422),
     summary="Confirm, reject or correct an insight",
 )
 def create_review(

@@ -19,13 +19,19 @@ from api.schemas.webhooks import (
     WebhookUpdate,
 )
 from core.errors import ErrorCode, HamsuError
-from models.tables import WebhookAttempt, WebhookDelivery, WebhookSubscription, aware, utcnow
+from models.tables import (
+    MAX_ID,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+    aware,
+    utcnow,
+)
 from routing.webhooks import DeliveryStatus, generate_secret, queue_ping, validate_target
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-_MAX_ID = 2**63 - 1  # SQLite INTEGER
-WebhookId = Annotated[int, Path(ge=1, le=_MAX_ID, description="the webhook's id", examples=[3])]
-DeliveryId = Annotated[int, Path(ge=1, le=_MAX_ID, description="the delivery's id", examples=[120])]
+WebhookId = Annotated[int, Path(ge=1, le=MAX_ID, description="the webhook's id", examples=[3])]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID, description="the delivery's id", examples=[120])]
 
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "no or invalid API key"},
@@ -310,7 +316,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[
         int | None,
-        Query(ge=1, le=_MAX_ID, description="cursor: only deliveries with a smaller id"),
+        Query(ge=1, le=MAX_ID, description="cursor: only deliveries with a smaller id"),
     ] = None,
 ) -> Any:
     _get_subscription(session, webhook_id)

@@ -132,10 +132,3 @@ class ConversationAccepted(BaseModel):
         description="true when the same file was uploaded before", examples=[False]
     )
     url: str = Field(examples=["/v1/conversations/3f9c2e7a1b8d4c6e9a0f5b2d7c1e4a68"])
-
-
-class Health(BaseModel):
-    status: str = Field(examples=["ok"])
-    conversations: dict[str, int] = Field(
-        description="conversations per status", examples=[{"routed": 41, "queued": 2}]
-    )

@@ -31,9 +31,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "signed_in_as": "واردشده:",
         "login.title": "ورود",
         "login.key": "کلید API",
-        "login.help": "کلید مدیر در اولین اجرای «make run» چاپ می‌شود و در پرونده "
-        "var/admin-key.txt هم ذخیره شده است. کلید دیگر نقش‌ها را مدیر می‌سازد "
-        "(hamsu keys create).",
+        "login.help": "کلید مدیر در اولین اجرای «make run» ساخته و در پرونده "
+        "var/admin-key.txt ذخیره می‌شود (فقط چند حرف اولش چاپ می‌شود). کلید دیگر نقش‌ها را "
+        "مدیر می‌سازد (hamsu keys create).",
         "login.submit": "ورود",
         "login.invalid": "این کلید معتبر نیست یا باطل شده است.",
         "inbox.title": "صف",
@@ -163,8 +163,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "signed_in_as": "Signed in:",
         "login.title": "Sign in",
         "login.key": "API key",
-        "login.help": "The admin key is printed at the first `make run` and saved in "
-        "var/admin-key.txt. Keys for other roles are made by an admin (hamsu keys create).",
+        "login.help": "The admin key is made at the first `make run` and saved in "
+        "var/admin-key.txt (only its first characters are printed). Keys for other roles are "
+        "made by an admin (hamsu keys create).",
         "login.submit": "Sign in",
         "login.invalid": "This key is not valid or was revoked.",
         "inbox.title": "Queue",

@@ -9,13 +9,15 @@ from sqlmodel import Session
 
 from api.auth import create_key
 from api.main import create_app
-from core.settings import ServerSettings, Settings, StorageSettings
+from core.settings import DatabaseSettings, ServerSettings, Settings, StorageSettings
 from models.db import get_engine
+from tests.databases import database_url
 
 
 def make_settings(data_dir: Path, *, samples: Path | None = None) -> Settings:
     return Settings(
         storage=StorageSettings(data_dir=data_dir, max_upload_mb=5),
+        database=DatabaseSettings(url=database_url(data_dir)),
         server=ServerSettings(
             ingest_samples=samples is not None, samples_dir=samples or Path("none")
         ),

@@ -111,7 +111,7 @@ def test_phone_given_at_upload_links_in_any_form(client, tmp_path):
     assert account_of(client, named.json()["id"]) == "X"
 
     bad = upload(client, small_chat(tmp_path, "bad.json", "Yo"), phone="call me maybe")
-    assert bad.status_code == 400 and bad.json()["code"] == "E010_invalid_option"
+    assert bad.status_code == 422 and bad.json()["code"] == "E010_invalid_option"
     assert "phone" in bad.json()["message"]
 
     timeline = client.get(f"/v1/accounts/{payar['id']}").json()["timeline"]
@@ -355,7 +355,7 @@ def test_duplicates_are_conflicts(client):
     cleared = client.patch("/v1/accounts/CRM-2", json={"external_id": None}).json()
     assert cleared["external_id"] is None and cleared["domains"] == ["second.example"]
     assert client.patch("/v1/accounts/nope", json={"tier": "x"}).status_code == 404
-    assert client.patch(url, json={"name": None}).status_code == 400
+    assert client.patch(url, json={"name": None}).status_code == 422
 
 
 def test_invalid_account_fields_are_refused(client):

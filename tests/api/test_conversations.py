@@ -13,8 +13,9 @@ from sqlmodel import Session
 from api.main import create_app
 from models.db import get_engine
 from models.tables import Conversation, ConversationStatus
-from pipeline.jobs import requeue_in_flight
+from pipeline.jobs import MAX_ATTEMPTS, claim_next, requeue_in_flight
 from tests.api.conftest import make_key, make_settings
+from tests.databases import ON_POSTGRES
 
 
 def upload(client: TestClient, path: Path, **form: str):
@@ -141,6 +142,7 @@ def test_healthz_and_openapi(client):
     } <= set(paths)
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single writer; PostgreSQL writers do not block")
 def test_a_write_blocked_by_another_writer_gets_503_and_the_retry_succeeds(tmp_path, samples_dir):
     db = tmp_path / "hamsu.db"
     settings = make_settings(tmp_path / "var")
@@ -163,3 +165,24 @@ def test_a_write_blocked_by_another_writer_gets_503_and_the_retry_succeeds(tmp_p
         assert retried.status_code == 202
         drain(client)
         assert client.get(f"/v1/conversations/{retried.json()['id']}").json()["status"] == "routed"
+
+
+def test_a_job_that_keeps_killing_the_worker_fails_instead_of_crash_looping(tmp_path, samples_dir):
+    settings = make_settings(tmp_path / "var")
+    with TestClient(create_app(settings, start_worker=False)) as client:
+        client.headers["X-API-Key"] = make_key(settings, "admin")
+        conversation_id = upload(client, samples_dir / "chats" / "fa_churn.txt").json()["id"]
+    with Session(get_engine(settings.database_url)) as session:
+        # each restart finds it in flight again: the worker died on it every time
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            assert claim_next(session) == conversation_id
+            conversation = session.get(Conversation, conversation_id)
+            assert conversation.attempts == attempt
+            requeued = requeue_in_flight(session)
+            session.refresh(conversation)
+            if attempt < MAX_ATTEMPTS:
+                assert requeued == 1 and conversation.status == ConversationStatus.QUEUED
+        assert requeued == 0
+        assert conversation.status == ConversationStatus.FAILED
+        assert conversation.error_code == "E104_worker_lost"
+        assert claim_next(session) is None

@@ -116,7 +116,7 @@ def test_every_documented_route_is_in_the_matrix(world):
         )
         for m, p, _, _ in ROUTES
     }
-    covered |= {("POST", "/v1/conversations"), ("GET", "/healthz")}
+    covered |= {("POST", "/v1/conversations"), ("GET", "/healthz"), ("GET", "/readyz")}
     assert documented - covered == set()
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session
 
 from core.errors import ErrorCode, HamsuError
+from models.db import get_engine
 from models.tables import Account
 from pipeline.accounts import (
     chat_metadata_phones,
@@ -20,6 +22,7 @@ from pipeline.accounts import (
     resolve_upload_account,
     upload_phone,
 )
+from tests.databases import database_url
 from transcribe.types import Transcript, Turn
 
 
@@ -102,10 +105,8 @@ def test_chat_metadata_phones_skip_agents_and_messages():
 
 
 @pytest.fixture
-def session() -> Iterator[Session]:
-    engine = create_engine("sqlite://")
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as session:
+def session(tmp_path: Path) -> Iterator[Session]:
+    with Session(get_engine(database_url(tmp_path))) as session:
         yield session
 
 

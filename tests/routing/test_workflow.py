@@ -24,6 +24,7 @@ from routing import workflow
 from routing.engine import load_rules
 from routing.queue import route_insights
 from routing.workflow import Actor
+from tests.databases import database_url
 
 RULES = load_rules()
 ANA = Actor("ana")
@@ -33,7 +34,7 @@ ADMIN = Actor("root", is_admin=True)
 
 @pytest.fixture
 def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return get_engine(f"sqlite:///{tmp_path / 'hamsu.db'}")
+    return get_engine(database_url(tmp_path))
 
 
 @pytest.fixture

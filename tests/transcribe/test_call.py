@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import ErrorCode, HamsuError
-from core.settings import AsrSettings
+from core.settings import AsrSettings, Settings
 from transcribe.asr import FasterWhisperBackend, ensure_bundled_base, get_backend
 from transcribe.audio import load_audio
 from transcribe.call import transcribe_call
@@ -177,6 +177,22 @@ def test_silence_raises_no_speech(backend, data_dir, tmp_path):
         transcribe_call(hiss, settings=SETTINGS, data_dir=data_dir, backend=backend)
     assert caught.value.code == ErrorCode.NO_SPEECH
     assert "6.0 s of silence or noise" in caught.value.message
+
+
+def test_a_call_longer_than_the_setting_fails_before_decoding(monkeypatch, data_dir, tmp_path):
+    # HAMSU_ASR__MAX_DURATION_S reaches the decoder; 30 s of speechless audio over a 20 s cap
+    # fails as too long, not as "no speech" (which would mean it was decoded and searched)
+    monkeypatch.setenv("HAMSU_ASR__MAX_DURATION_S", "20")
+    settings = Settings().asr
+    assert settings.max_duration_s == 20
+    assert AsrSettings().max_duration_s == 2 * 3600
+    path = _write_wav(tmp_path / "long.wav", [np.zeros(30 * 8000)], rate=8000)
+    with pytest.raises(HamsuError) as caught:
+        transcribe_call(path, settings=settings, data_dir=data_dir)
+    assert caught.value.code == ErrorCode.AUDIO_TOO_LONG
+    assert "0:00:30 long" in caught.value.message
+    with pytest.raises(ValidationError):
+        AsrSettings(max_duration_s=0)
 
 
 @pytest.mark.parametrize(

@@ -249,3 +249,20 @@ def test_speaker_role_names() -> None:
     assert speaker_role(" اپراتور ") == "agent"
     assert speaker_role("مشتري") == "customer"  # Arabic yeh
     assert speaker_role("bot") is None and speaker_role("") is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "\ufeffAgent: How can I help?\nCustomer: مبلغ را دو بار کم کردید\n".encode("utf-32-be"),
+        "\ufeffAgent: How can I help?\nCustomer: مبلغ را دو بار کم کردید\n".encode("utf-32-le"),
+        # without a mark the zero bytes' side gives the byte order; the other order decodes too
+        "Agent: How can I help?\nCustomer: مبلغ را دو بار کم کردید\n".encode("utf-16-be"),
+        "Agent: How can I help?\nCustomer: مبلغ را دو بار کم کردید\n".encode("utf-16-le"),
+    ],
+    ids=["utf-32-be-bom", "utf-32-le-bom", "utf-16-be", "utf-16-le"],
+)
+def test_wide_encodings_decode(data: bytes) -> None:
+    agent, customer = parse_chat(data).turns
+    assert (agent.speaker, agent.text) == ("agent", "How can I help?")
+    assert (customer.speaker, customer.text) == ("customer", "مبلغ را دو بار کم کردید")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ErrorCode, HamsuError
+from core.settings import EmailSettings
 from transcribe.email import html_to_text, parse_email
 from transcribe.types import Transcript
 
@@ -288,3 +289,64 @@ def test_sample_emails_parse_into_the_documented_turns() -> None:
     assert "برای همین به ۸ کاربر دیگر نیاز داریم" in persian_turn.text
     assert "هزینه\u200cی ارتقا به پلن سازمانی" in persian_turn.text
     assert "سپیده رحمانی" not in persian_turn.text
+
+
+def thread(quotes: int, *, newest: str = "Still no refund for the double charge.") -> str:
+    """A reply over `quotes` quoted messages, each 40 lines, alternating customer and agent."""
+    body = [newest, ""]
+    for i in range(quotes):
+        author = "support@hamsu.example" if i % 2 == 0 else "kim@contoso.example"
+        body.append(f"On Mon, Mar {10 - i % 9}, 2025 at 9:00 AM Someone <{author}> wrote:")
+        body += [
+            f"> Quoted message {i}, line {n}: we are looking into invoice 7731." for n in range(40)
+        ]
+        body.append("")
+    return "\n".join(body)
+
+
+def test_long_thread_keeps_the_newest_text_within_the_cap_and_says_so() -> None:
+    data = simple_email(thread(12))
+    whole = parse_email(data, company_domains=DOMAINS)
+    assert "truncated" not in whole.meta and whole.meta["quoted_turns"] == 12
+
+    capped = parse_email(data, company_domains=DOMAINS, max_text_chars=9_000)
+    dropped = capped.meta["dropped_chars"]
+    assert capped.meta["truncated"] is True and isinstance(dropped, int) and dropped > 0
+    assert sum(len(turn.text) for turn in capped.turns) <= 9_000
+    # what goes is the oldest history: the newest message and the latest quotes stay whole
+    assert capped.turns[-1].text == whole.turns[-1].text == "Still no refund for the double charge."
+    kept = len(capped.turns)
+    assert 1 < kept < len(whole.turns)
+    assert [t.text for t in capped.turns[-kept + 1 :]] == [t.text for t in whole.turns[-kept + 1 :]]
+
+
+def test_a_newest_message_longer_than_the_cap_loses_its_tail_at_a_space() -> None:
+    newest = "\n".join(
+        f"Paragraph {n}: the router drops the line every evening." for n in range(400)
+    )
+    capped = parse_email(
+        simple_email(thread(3, newest=newest)), company_domains=DOMAINS, max_text_chars=1_000
+    )
+    [turn] = capped.turns
+    assert capped.meta["truncated"] is True and len(turn.text) <= 1_000
+    assert turn.text.startswith("Paragraph 0: the router") and newest.startswith(turn.text)
+
+
+def test_default_text_cap_leaves_every_test_and_sample_email_whole() -> None:
+    limit = EmailSettings().max_text_chars
+    samples = Path(__file__).resolve().parents[2] / "samples" / "emails"
+    for path in [*DATA.glob("*.eml"), *samples.glob("*.eml")]:
+        try:
+            transcript = parse_email(
+                path.read_bytes(), company_domains=DOMAINS, max_text_chars=limit
+            )
+        except HamsuError:
+            continue  # the malformed fixtures
+        assert "truncated" not in transcript.meta, path.name
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+def test_email_saved_as_unicode_text_parses(codec: str) -> None:
+    data = simple_email("سلام، مبلغ را دو بار کم کردید.").decode().encode(codec)
+    [turn] = parse_email(data, company_domains=DOMAINS).turns
+    assert turn.text == "سلام، مبلغ را دو بار کم کردید." and turn.speaker == "customer"
