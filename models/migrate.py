@@ -12,9 +12,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# the PostgreSQL advisory lock migrations take (any number the application uses for nothing else)
+MIGRATION_LOCK = 0x48414D53
 
 
 def alembic_config(url: str = "") -> Config:
@@ -28,6 +31,10 @@ def alembic_config(url: str = "") -> Config:
 def upgrade(engine: Engine) -> None:
     config = alembic_config(str(engine.url))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # the API and its workers start together: they migrate one at a time (the lock lasts
+            # until this transaction ends), and the later ones find the schema at head
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
