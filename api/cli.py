@@ -138,6 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host or settings.server.host,
         port=args.port or settings.server.port,
         log_level="info",
+        timeout_graceful_shutdown=max(1, round(settings.server.shutdown_grace_s)),
     )
     return 0
 

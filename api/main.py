@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -113,8 +114,10 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True) -
             app.state.worker.start()
             app.state.webhook_sender.start()
         yield
-        app.state.webhook_sender.stop()
-        app.state.worker.stop()
+        # one deadline for both: their threads are asked to stop first, then joined
+        deadline = time.monotonic() + settings.server.worker_stop_s
+        app.state.webhook_sender.stop(timeout=settings.server.worker_stop_s / 2)
+        app.state.worker.stop(timeout=max(0.0, deadline - time.monotonic()))
 
     app = FastAPI(
         title="Hamsu",

@@ -161,6 +161,11 @@ class ServerSettings(BaseModel):
     # ingest samples/ on first start so the queues are not empty
     ingest_samples: bool = True
     samples_dir: Path = Path("samples")
+    # after SIGTERM, seconds `serve` waits for requests in flight (an upload, an audio stream)
+    # before closing them, then seconds its worker threads get to finish: together inside the
+    # 30 s grace period of systemd, Docker and Kubernetes. A job cut off is requeued at next start
+    shutdown_grace_s: float = 15.0
+    worker_stop_s: float = 10.0
 
 
 class Settings(BaseSettings):

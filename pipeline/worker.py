@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Protocol
 
 from sqlmodel import Session
@@ -54,8 +55,10 @@ class Worker:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
+        # one deadline for all threads, not `timeout` each
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def run_until_idle(self) -> int:
         """Process queued conversations in this thread until none is left (CLI and tests)."""

@@ -369,8 +369,10 @@ class WebhookSender:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
+        # one deadline for all threads, not `timeout` each
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
 
     def recover_interrupted(self) -> int:

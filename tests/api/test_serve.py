@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from sqlmodel import Session
@@ -23,6 +24,8 @@ from models.db import get_engine
 from models.tables import Conversation
 
 STARTED = "Application startup complete"
+# printed once the socket is bound, after startup
+LISTENING = "Uvicorn running on"
 
 
 def _free_port() -> int:
@@ -31,9 +34,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _serve_until_started(tmp_path: Path) -> list[str]:
-    """Start `hamsu serve` on a new data dir, read its output until it has started, stop it;
-    every line it wrote (stdout and stderr)."""
+def _start_serve(
+    tmp_path: Path,
+) -> tuple[subprocess.Popen[str], int, queue.Queue[str | None], list[str]]:
+    """Start `hamsu serve` on a new data dir and read its output until it listens: the process,
+    its port, the rest of its output (a queue, None at the end) and what it wrote."""
     samples = tmp_path / "samples"
     samples.mkdir()  # empty: the first start logs that it queued 0 samples, and loads no model
     env = {
@@ -43,9 +48,9 @@ def _serve_until_started(tmp_path: Path) -> list[str]:
         "HAMSU_SERVER__INGEST_SAMPLES": "true",
     }
     env.pop("HAMSU_DATABASE__URL", None)
+    port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1"]
-        + ["--port", str(_free_port())],
+        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -63,20 +68,25 @@ def _serve_until_started(tmp_path: Path) -> list[str]:
     threading.Thread(target=pump, daemon=True).start()
     seen: list[str] = []
     try:
-        while True:
-            line = lines.get(timeout=300)  # a hang fails the test instead of blocking the suite
-            if line is None:
-                break
+        while (line := lines.get(timeout=300)) is not None:  # a hang fails, not blocks
             seen.append(line)
-            if STARTED in line:
+            if LISTENING in line:
                 break
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    except BaseException:
+        process.kill()
+        raise
+    return process, port, lines, seen
+
+
+def _serve_until_started(tmp_path: Path) -> list[str]:
+    """Start `hamsu serve`, stop it once started; every line it wrote (stdout and stderr)."""
+    process, _, lines, seen = _start_serve(tmp_path)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
     while (rest := lines.get(timeout=60)) is not None:
         seen.append(rest)
     return seen
@@ -126,3 +136,26 @@ def test_the_worker_logs_name_their_conversation(client, settings, tmp_path):
         assert record["logger"] == "hamsu.jobs" and conversation_id in record["message"]
     failed = next(r for r in mine if r["level"] == "ERROR")
     assert "Traceback" in failed["message"]  # the log keeps what the client is not shown
+
+
+def test_serve_exits_within_30_s_of_sigterm_with_a_client_stalled_mid_upload(tmp_path):
+    process, port, _, _ = _start_serve(tmp_path)
+    stalled = socket.create_connection(("127.0.0.1", port))
+    try:
+        # an upload that announced 10 MB and sent a few bytes: the connection stays open
+        stalled.sendall(
+            b"POST /v1/conversations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+        )
+        time.sleep(1)
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=90)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert time.monotonic() - stopped < 30
+    finally:
+        stalled.close()
