@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -57,6 +58,10 @@ def insight_public(source: Insight | DetectedInsight) -> InsightPublic:
     return shape_of(InsightPublic, source, id=insight_id, span=span)
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def account_name(session: Session, account_id: str | None) -> str | None:
     if not account_id:
         return None
@@ -99,16 +104,10 @@ def conversation_view(session: Session, conv: Conversation) -> ConversationPubli
         account=account_name(session, conv.account_id),
         source=SourcePublic(filename=conv.filename, sha256=conv.sha256),
         turns=[
-            TurnPublic(
-                index=t.index,
-                speaker=t.speaker,
-                speaker_label=t.speaker_label,
-                start=t.start,
-                end=t.end,
-                sent_at=t.sent_at.isoformat() if t.sent_at else None,
-                text=t.text,
-                language=t.language,
-                confidence=t.confidence,
+            shape_of(
+                TurnPublic,
+                t,
+                sent_at=_iso(t.sent_at),
                 sentiment=SentimentPublic(
                     label=t.sentiment_label, score=t.sentiment_score, polarity=t.sentiment_polarity
                 ),
@@ -140,16 +139,12 @@ def analyzed_view(
         account=account,
         source=SourcePublic(filename=filename, sha256=sha256),
         turns=[
-            TurnPublic(
+            shape_of(
+                TurnPublic,
+                turn,
                 index=i,
-                speaker=turn.speaker,
-                speaker_label=turn.speaker_label,
-                start=turn.start,
-                end=turn.end,
-                sent_at=turn.sent_at.isoformat() if turn.sent_at else None,
-                text=turn.text,
+                sent_at=_iso(turn.sent_at),
                 language=analysis.turn_languages[i],
-                confidence=turn.confidence,
                 sentiment=SentimentPublic.model_validate(asdict(analysis.turn_sentiments[i])),
             )
             for i, turn in enumerate(transcript.turns)
